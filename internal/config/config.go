@@ -1,0 +1,219 @@
+// Package config holds davnas's settings: the Config struct, its defaults,
+// the command-line flags (each with its environment variables) and
+// validation. It does no I/O beyond reading the flags it is given.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Config is everything `davnas serve` needs.
+type Config struct {
+	Root              string        // directory served
+	Listen            string        // host:port
+	DAVPrefix         string        // URL path of WebDAV, normalised to "/x/" ("/" for the root)
+	Fsync             bool          // sync data and directory before acknowledging writes
+	LogFormat         string        // text or json
+	LogLevel          string        // debug, info, warn or error
+	ShutdownGrace     time.Duration // how long SIGTERM waits for transfers
+	TrustProxyHeaders bool          // take client address and scheme from X-Forwarded-*
+}
+
+// Defaults. Port 3000 and ./data keep http-nas's URLs and a run command that
+// works from a fresh checkout.
+const (
+	DefaultRoot          = "./data"
+	DefaultListen        = ":3000"
+	DefaultDAVPrefix     = "/dav/"
+	DefaultShutdownGrace = 30 * time.Second
+)
+
+// Default returns the configuration `davnas serve` uses with no flags.
+func Default() Config {
+	return Config{
+		Root:          DefaultRoot,
+		Listen:        DefaultListen,
+		DAVPrefix:     DefaultDAVPrefix,
+		Fsync:         true,
+		LogFormat:     "text",
+		LogLevel:      "info",
+		ShutdownGrace: DefaultShutdownGrace,
+	}
+}
+
+// Flag names.
+const (
+	flagRoot        = "root"
+	flagListen      = "listen"
+	flagDAVPrefix   = "dav-prefix"
+	flagFsync       = "fsync"
+	flagLogFormat   = "log-format"
+	flagLogLevel    = "log-level"
+	flagGrace       = "shutdown-grace"
+	flagTrustProxy  = "trust-proxy-headers"
+	envPortHTTPNAS  = "PORT"
+	envRootHTTPNAS  = "STORAGE_PATH"
+	envPrefix       = "DAVNAS_"
+	categoryStorage = "Storage"
+	categoryHTTP    = "HTTP"
+	categoryLog     = "Logging"
+)
+
+func env(flag string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Flags returns the flags of `davnas serve`, each readable from DAVNAS_*
+// (and, for http-nas users, STORAGE_PATH and PORT).
+func Flags() []cli.Flag {
+	d := Default()
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagRoot, Value: d.Root, Category: categoryStorage,
+			EnvVars: []string{env(flagRoot), envRootHTTPNAS},
+			Usage:   "directory to serve; created if missing"},
+		&cli.BoolFlag{Name: flagFsync, Value: d.Fsync, Category: categoryStorage,
+			EnvVars: []string{env(flagFsync)},
+			Usage:   "sync file data and the directory entry before answering a write (--fsync=false trades durability on power loss for speed)"},
+		&cli.StringFlag{Name: flagListen, Value: d.Listen, Category: categoryHTTP,
+			EnvVars: []string{env(flagListen)},
+			Usage:   "address to listen on, host:port or a port (http-nas's PORT is honoured when this is not set)"},
+		&cli.StringFlag{Name: flagDAVPrefix, Value: d.DAVPrefix, Category: categoryHTTP,
+			EnvVars: []string{env(flagDAVPrefix)},
+			Usage:   "URL path WebDAV is served under"},
+		&cli.DurationFlag{Name: flagGrace, Value: d.ShutdownGrace, Category: categoryHTTP,
+			EnvVars: []string{env(flagGrace)},
+			Usage:   "on SIGTERM/SIGINT, how long in-flight transfers may take to finish"},
+		&cli.BoolFlag{Name: flagTrustProxy, Value: false, Category: categoryHTTP,
+			EnvVars: []string{env(flagTrustProxy)},
+			Usage:   "take the client address and scheme from X-Forwarded-For/-Proto (only behind a proxy you control)"},
+		&cli.StringFlag{Name: flagLogFormat, Value: d.LogFormat, Category: categoryLog,
+			EnvVars: []string{env(flagLogFormat)},
+			Usage:   "log format: text or json"},
+		&cli.StringFlag{Name: flagLogLevel, Value: d.LogLevel, Category: categoryLog,
+			EnvVars: []string{env(flagLogLevel)},
+			Usage:   "log level: debug, info, warn or error"},
+	}
+}
+
+// FromCLI builds a validated Config from a parsed command line. lookupEnv
+// (os.LookupEnv) is consulted for http-nas's PORT, which applies only when
+// neither --listen nor DAVNAS_LISTEN is set.
+func FromCLI(c *cli.Context, lookupEnv func(string) (string, bool)) (Config, error) {
+	cfg := Config{
+		Root:              c.String(flagRoot),
+		Listen:            c.String(flagListen),
+		DAVPrefix:         c.String(flagDAVPrefix),
+		Fsync:             c.Bool(flagFsync),
+		LogFormat:         c.String(flagLogFormat),
+		LogLevel:          c.String(flagLogLevel),
+		ShutdownGrace:     c.Duration(flagGrace),
+		TrustProxyHeaders: c.Bool(flagTrustProxy),
+	}
+	if !c.IsSet(flagListen) && lookupEnv != nil {
+		if port, ok := lookupEnv(envPortHTTPNAS); ok && port != "" {
+			cfg.Listen = port
+		}
+	}
+	return cfg.Validated()
+}
+
+// Validated checks cfg and returns it normalised (a bare port becomes
+// ":port", the WebDAV prefix gets its slashes).
+func (cfg Config) Validated() (Config, error) {
+	var errs []error
+	if strings.TrimSpace(cfg.Root) == "" {
+		errs = append(errs, errors.New("--root must not be empty"))
+	}
+	listen, err := normalizeListen(cfg.Listen)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Listen = listen
+	prefix, err := normalizePrefix(cfg.DAVPrefix)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.DAVPrefix = prefix
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat))
+	}
+	switch strings.ToLower(cfg.LogLevel) {
+	case "debug", "info", "warn", "error":
+		cfg.LogLevel = strings.ToLower(cfg.LogLevel)
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel))
+	}
+	if cfg.ShutdownGrace < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-grace %s: must not be negative", cfg.ShutdownGrace))
+	}
+	if len(errs) > 0 {
+		return cfg, joinErrs(errs)
+	}
+	return cfg, nil
+}
+
+// joinErrs joins errors on one line: the CLI prints one line per failure
+// and a list of them reads better with "; " than with newlines.
+func joinErrs(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func normalizeListen(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.Atoi(s); err == nil {
+		s = ":" + s
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return s, fmt.Errorf("--listen %q: want host:port or a port number", s)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return s, fmt.Errorf("--listen %q: port must be a number from 0 to 65535", s)
+	}
+	if strings.ContainsAny(host, " /") {
+		return s, fmt.Errorf("--listen %q: invalid host", s)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// reservedPaths are served by davnas itself and cannot hold WebDAV.
+var reservedPaths = []string{"/file", "/healthz", "/readyz"}
+
+func normalizePrefix(s string) (string, error) {
+	if !strings.HasPrefix(s, "/") {
+		return s, fmt.Errorf("--dav-prefix %q: must start with /", s)
+	}
+	if strings.ContainsAny(s, "?#%\\ ") {
+		return s, fmt.Errorf("--dav-prefix %q: use plain path characters", s)
+	}
+	trimmed := strings.Trim(s, "/")
+	for elem := range strings.SplitSeq(trimmed, "/") {
+		if elem == "." || elem == ".." || (elem == "" && trimmed != "") {
+			return s, fmt.Errorf("--dav-prefix %q: must be a clean path", s)
+		}
+	}
+	if trimmed == "" {
+		return "/", nil
+	}
+	p := "/" + trimmed + "/"
+	for _, r := range reservedPaths {
+		if p == r+"/" || strings.HasPrefix(p, r+"/") {
+			return s, fmt.Errorf("--dav-prefix %q: %s is used by davnas itself", s, r)
+		}
+	}
+	return p, nil
+}

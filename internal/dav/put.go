@@ -1,0 +1,106 @@
+package dav
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/davnas/davnas/internal/httperr"
+	"github.com/davnas/davnas/internal/storage"
+	"github.com/davnas/davnas/internal/transfer"
+)
+
+// put replaces or creates a file through the store's one atomic upload path.
+func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) error {
+	// RFC 9110 §14.5: "An origin server that allows PUT on a given target
+	// resource MUST send a 400 (Bad Request) response to a PUT request that
+	// contains a Content-Range header field". x/net/webdav ignores it and
+	// would replace the file with the fragment.
+	if r.Header.Get("Content-Range") != "" {
+		return httperr.New(http.StatusBadRequest, "partial PUT (Content-Range) is not supported")
+	}
+	expected, ok := transfer.ExpectedLength(r)
+	if !ok {
+		return httperr.New(http.StatusBadRequest, "invalid X-Expected-Entity-Length")
+	}
+	if clean == "." {
+		w.Header().Set("Allow", h.allow(clean))
+		return httperr.New(http.StatusMethodNotAllowed, "cannot PUT a collection")
+	}
+	release, err := h.confirm(r, clean)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	fi, statErr := h.store.Stat(clean)
+	if statErr == nil && fi.IsDir() {
+		w.Header().Set("Allow", h.allow(clean))
+		return httperr.New(http.StatusMethodNotAllowed, "cannot PUT a collection")
+	}
+	if statErr != nil {
+		fi = nil
+	}
+	if err := checkPreconditions(r, fi); err != nil {
+		return err
+	}
+
+	res, err := h.store.Create(r.Context(), clean, r.Body, storage.CreateOptions{ExpectedSize: expected})
+	if err != nil {
+		// RFC 4918 §9.7.1: "A PUT that would result in the creation of a
+		// resource without an appropriately scoped parent collection MUST
+		// fail with a 409 (Conflict)."
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNotDir) {
+			return httperr.Wrap(http.StatusConflict, "parent collection does not exist", err)
+		}
+		return err
+	}
+	w.Header().Set("ETag", storage.ETag(res.Info))
+	w.Header().Set("Content-Length", "0")
+	if res.Created {
+		w.WriteHeader(http.StatusCreated)
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return nil
+}
+
+// checkPreconditions evaluates If-Match, If-None-Match and
+// If-Unmodified-Since against the current file (nil when there is none),
+// RFC 9110 §13.2.2, which x/net/webdav ignores on PUT (golang/go#44493).
+func checkPreconditions(r *http.Request, fi fs.FileInfo) error {
+	failed := httperr.New(http.StatusPreconditionFailed, "precondition failed")
+	if im := r.Header.Get("If-Match"); im != "" {
+		if fi == nil || !etagListMatches(im, storage.ETag(fi), false) {
+			return failed
+		}
+	} else if ius := r.Header.Get("If-Unmodified-Since"); ius != "" && fi != nil {
+		if t, err := http.ParseTime(ius); err == nil && fi.ModTime().Truncate(time.Second).After(t) {
+			return failed
+		}
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && fi != nil {
+		if etagListMatches(inm, storage.ETag(fi), true) {
+			return failed
+		}
+	}
+	return nil
+}
+
+// etagListMatches reports whether a comma-separated entity-tag list (or
+// "*") matches etag (always strong here). If-Match compares strongly, so a
+// weak tag never matches it; If-None-Match compares weakly (RFC 9110 §8.8.3.2).
+func etagListMatches(list, etag string, weak bool) bool {
+	for part := range strings.SplitSeq(list, ",") {
+		p := strings.TrimSpace(part)
+		if weak {
+			p = strings.TrimPrefix(p, "W/")
+		}
+		if p == "*" || p == etag {
+			return true
+		}
+	}
+	return false
+}

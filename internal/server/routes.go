@@ -1,0 +1,76 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/davnas/davnas/internal/dav"
+	"github.com/davnas/davnas/internal/fileapi"
+	"github.com/davnas/davnas/internal/httperr"
+)
+
+// routes dispatches on the path. It is a plain switch rather than an
+// http.ServeMux: the mux would clean paths and redirect (turning
+// /file/a/../b into a 301), and /file/ must see the escaped path to tell
+// dir%2Fa.txt from its literal /wc and /mv suffixes.
+func (s *Server) routes(files *fileapi.Handler, davh *dav.Handler) http.Handler {
+	prefix := davh.Prefix()
+	inDAV := func(p string) bool {
+		return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		esc := r.URL.EscapedPath()
+		switch {
+		case p == "/healthz":
+			s.healthz(w, r)
+		case p == "/readyz":
+			s.readyz(w, r)
+		case esc == fileapi.Prefix || strings.HasPrefix(esc, fileapi.Prefix+"/"):
+			files.ServeHTTP(w, r)
+		case inDAV(p):
+			davh.ServeHTTP(w, r)
+		case p == "/":
+			s.root(w, r, prefix+"/")
+		default:
+			httperr.Write(w, http.StatusNotFound, "Not Found")
+		}
+	})
+}
+
+// root answers the server root when WebDAV lives under a prefix. Windows
+// probes OPTIONS / before it touches the share, and gives up on a 404;
+// browsers are sent to the WebDAV listing.
+func (s *Server) root(w http.ResponseWriter, r *http.Request, davPath string) {
+	switch r.Method {
+	case http.MethodOptions:
+		h := w.Header()
+		h.Set("DAV", "1, 2")
+		h.Set("MS-Author-Via", "DAV")
+		h.Set("Allow", "OPTIONS, GET, HEAD")
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+	case http.MethodGet, http.MethodHead:
+		http.Redirect(w, r, davPath, http.StatusFound)
+	default:
+		w.Header().Set("Allow", "OPTIONS, GET, HEAD")
+		httperr.Write(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+// healthz is the liveness probe: the process answers.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz is the readiness probe: the root is a readable, writable directory.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ready(); err != nil {
+		httperr.Record(r, err)
+		httperr.Write(w, http.StatusServiceUnavailable, "not ready: storage is not writable")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ready\n"))
+}

@@ -1,0 +1,160 @@
+// Package server assembles davnas: it opens the store, routes requests to
+// the /file/ API, WebDAV and the probes, wraps them in the middleware chain
+// (proxy headers, request log, panic recovery) and runs the http.Server
+// with its lifecycle: listen, serve, drain on shutdown.
+//
+// It owns no protocol logic of its own.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/net/webdav"
+
+	"github.com/davnas/davnas/internal/config"
+	"github.com/davnas/davnas/internal/dav"
+	"github.com/davnas/davnas/internal/fileapi"
+	"github.com/davnas/davnas/internal/storage"
+	"github.com/davnas/davnas/internal/version"
+)
+
+// HTTP server limits. There is deliberately no ReadTimeout or WriteTimeout:
+// a whole-request deadline would cut multi-GiB transfers.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// Server is one davnas instance.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *storage.Store
+	handler http.Handler
+	http    *http.Server
+	ln      net.Listener
+	bg      sync.WaitGroup
+}
+
+// New opens the storage root and builds the handler chain. It does not
+// listen yet.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	cfg, err := cfg.Validated()
+	if err != nil {
+		return nil, err
+	}
+	store, err := storage.Open(cfg.Root, storage.Options{Fsync: cfg.Fsync})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: store}
+	locks := webdav.NewMemLS()
+	files := fileapi.New(store, locks, log)
+	davh := dav.New(cfg.DAVPrefix, store, locks, log)
+	s.handler = s.middleware(s.routes(files, davh))
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Handler is the complete handler chain, for in-process tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's storage.
+func (s *Server) Store() *storage.Store { return s.store }
+
+// Listen binds the configured address.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			err = oe.Err
+		}
+		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve serves until ctx is cancelled, then stops accepting, lets in-flight
+// requests finish for the shutdown grace period, closes what is left and
+// returns nil.
+func (s *Server) Serve(ctx context.Context) error {
+	ver, commit, gover := version.Info()
+	s.log.Info("davnas listening",
+		"addr", s.ln.Addr().String(), "root", s.cfg.Root, "dav_prefix", s.cfg.DAVPrefix,
+		"fsync", s.cfg.Fsync, "version", ver, "commit", commit, "go", gover)
+
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	s.bg.Go(func() { s.sweep(bgCtx) })
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = err
+	case <-ctx.Done():
+		s.log.Info("shutting down: draining in-flight requests", "grace", s.cfg.ShutdownGrace)
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+		err := s.http.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("grace period over: closing remaining connections", "err", err)
+			s.http.Close()
+		}
+		<-errc
+	}
+	stopBg()
+	s.bg.Wait()
+	s.store.Close()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	s.log.Info("davnas stopped")
+	return nil
+}
+
+// sweep removes temporary files left by uploads a crash interrupted. It
+// runs in the background: a large volume takes a while to walk, and the
+// files it looks for are invisible to clients anyway.
+func (s *Server) sweep(ctx context.Context) {
+	start := time.Now()
+	n, err := s.store.SweepTemp(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("stale temporary file sweep failed", "err", err, "removed", n)
+		return
+	}
+	s.log.Info("stale temporary file sweep done", "removed", n, "dur", time.Since(start).Round(time.Millisecond))
+}
+
+// Run is `davnas serve`: open, listen, serve until ctx ends.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	s, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := s.Listen(); err != nil {
+		s.store.Close()
+		return err
+	}
+	return s.Serve(ctx)
+}

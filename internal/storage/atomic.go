@@ -1,0 +1,224 @@
+package storage
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// CreateOptions tunes Create and NewAtomicFile.
+type CreateOptions struct {
+	// MakeParents creates missing parent directories (the /file/ API does;
+	// WebDAV answers 409 Conflict instead, RFC 4918 §9.7.1).
+	MakeParents bool
+	// ExpectedSize, when not negative, is the size the body announced
+	// (X-Expected-Entity-Length); a body of any other size is discarded.
+	ExpectedSize int64
+	// ModTime, when not zero, becomes the file's modification time
+	// (X-OC-Mtime, rclone's modtime preservation).
+	ModTime time.Time
+}
+
+// CreateResult describes a committed file.
+type CreateResult struct {
+	Info    fs.FileInfo
+	Size    int64
+	Created bool // false when an existing file was replaced
+}
+
+// Create writes src to name atomically: the bytes go to a hidden temporary
+// file in the target directory, which is renamed over name only once src has
+// ended without error (and, with fsync on, been synced). A failed or
+// interrupted upload leaves the previous content, or no file, and no
+// temporary file. It is the one upload path, used by POST /file/ and by
+// WebDAV PUT alike.
+func (s *Store) Create(ctx context.Context, name string, src io.Reader, opt CreateOptions) (CreateResult, error) {
+	a, err := s.NewAtomicFile(name, opt)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	if _, err := a.ReadFrom(src); err != nil {
+		a.Abort()
+		return CreateResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		a.Abort()
+		return CreateResult{}, pathErr("create", a.name, err)
+	}
+	return a.Commit()
+}
+
+// AtomicFile is a file being written under a hidden temporary name. Commit
+// renames it over its target; Abort removes it. Write errors are sticky: a
+// file that failed a write can only be aborted.
+type AtomicFile struct {
+	s       *Store
+	f       *os.File
+	name    string // target, cleaned
+	tmp     string // temporary file, root-relative
+	opt     CreateOptions
+	n       int64
+	failed  error
+	existed fs.FileInfo // the target when the write began, if any
+}
+
+// NewAtomicFile starts an atomic write of name. The temporary file is
+// created next to the target (a rename never crosses file systems) and holds
+// an exclusive flock while it lives, so a start-up sweep of another process
+// never removes an upload in progress.
+func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, error) {
+	clean, err := resolve("create", name)
+	if err != nil {
+		return nil, err
+	}
+	if clean == "." {
+		return nil, pathErr("create", clean, ErrIsDir)
+	}
+	dir := parent(clean)
+	if opt.MakeParents {
+		if err := s.mkdirAll(dir); err != nil {
+			return nil, err
+		}
+	}
+	perm := fs.FileMode(0o666)
+	existed, err := s.root.Stat(clean)
+	switch {
+	case err == nil && existed.IsDir():
+		return nil, pathErr("create", clean, ErrIsDir)
+	case err == nil:
+		perm = existed.Mode().Perm()
+	default:
+		existed = nil
+		if c := classify(err); c != ErrNotFound {
+			return nil, pathErr("create", clean, c)
+		}
+	}
+	tmp := joinName(dir, tempPrefix+randomSuffix())
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return nil, wrap("create", clean, err)
+	}
+	if existed != nil {
+		// OpenFile's perm is filtered by the umask; a replaced file keeps
+		// exactly the mode it had.
+		f.Chmod(perm)
+	}
+	if err := lockFile(f, false); err != nil {
+		f.Close()
+		s.root.Remove(tmp)
+		return nil, wrap("create", clean, err)
+	}
+	return &AtomicFile{s: s, f: f, name: clean, tmp: tmp, opt: opt, existed: existed}, nil
+}
+
+// Name is the cleaned target name.
+func (a *AtomicFile) Name() string { return a.name }
+
+// Write appends p to the temporary file.
+func (a *AtomicFile) Write(p []byte) (int, error) {
+	if a.failed != nil {
+		return 0, a.failed
+	}
+	n, err := a.f.Write(p)
+	a.n += int64(n)
+	if err != nil {
+		a.failed = wrap("write", a.name, err)
+		return n, a.failed
+	}
+	return n, nil
+}
+
+// ReadFrom copies src into the temporary file through a pooled buffer.
+func (a *AtomicFile) ReadFrom(src io.Reader) (int64, error) {
+	if a.failed != nil {
+		return 0, a.failed
+	}
+	n, err := copyBuffer(fileWriter{a.f}, src)
+	a.n += n
+	if err != nil {
+		a.failed = wrap("write", a.name, err)
+		return n, a.failed
+	}
+	if a.opt.ExpectedSize >= 0 && a.n > a.opt.ExpectedSize {
+		a.failed = pathErr("write", a.name, ErrTooLarge)
+		return n, a.failed
+	}
+	return n, nil
+}
+
+// Size is the number of bytes written so far.
+func (a *AtomicFile) Size() int64 { return a.n }
+
+// Commit makes the written bytes the content of the target.
+func (a *AtomicFile) Commit() (CreateResult, error) {
+	if a.failed != nil {
+		a.Abort()
+		return CreateResult{}, a.failed
+	}
+	if a.opt.ExpectedSize >= 0 && a.n != a.opt.ExpectedSize {
+		a.Abort()
+		if a.n < a.opt.ExpectedSize {
+			return CreateResult{}, pathErr("create", a.name, ErrIncomplete)
+		}
+		return CreateResult{}, pathErr("create", a.name, ErrTooLarge)
+	}
+	if a.s.fsync {
+		if err := fdatasync(a.f); err != nil {
+			a.Abort()
+			return CreateResult{}, wrap("sync", a.name, err)
+		}
+	}
+	if !a.opt.ModTime.IsZero() {
+		if err := a.s.root.Chtimes(a.tmp, a.opt.ModTime, a.opt.ModTime); err != nil {
+			a.Abort()
+			return CreateResult{}, wrap("chtimes", a.name, err)
+		}
+	}
+	fi, err := a.f.Stat()
+	if err != nil {
+		a.Abort()
+		return CreateResult{}, wrap("create", a.name, err)
+	}
+	_, statErr := a.s.root.Lstat(a.name)
+	created := statErr != nil
+	if err := a.s.root.Rename(a.tmp, a.name); err != nil {
+		a.Abort()
+		return CreateResult{}, wrap("create", a.name, err)
+	}
+	// Closing releases the flock only after the rename: the file is never
+	// both unlocked and under its temporary name.
+	a.f.Close()
+	a.f = nil
+	if err := a.s.syncDir(parent(a.name)); err != nil {
+		return CreateResult{}, err
+	}
+	return CreateResult{Info: renamed{fi, a.name}, Size: a.n, Created: created}, nil
+}
+
+// Abort discards the temporary file. It is safe to call more than once and
+// after Commit.
+func (a *AtomicFile) Abort() {
+	if a.f == nil {
+		return
+	}
+	a.f.Close()
+	a.f = nil
+	a.s.root.Remove(a.tmp)
+}
+
+// renamed reports a committed temporary file's FileInfo under its final
+// base name.
+type renamed struct {
+	fs.FileInfo
+	name string
+}
+
+func (r renamed) Name() string { return baseName(r.name) }
+
+// fileWriter hides *os.File's ReadFrom so io.CopyBuffer uses our pooled
+// buffer instead of os.File's generic 32 KiB fallback.
+type fileWriter struct{ f *os.File }
+
+func (w fileWriter) Write(p []byte) (int, error) { return w.f.Write(p) }

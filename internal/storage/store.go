@@ -1,0 +1,278 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Fsync makes every write durable before it is acknowledged: a file's
+	// data is synced before it is renamed into place or an append reports
+	// success, and the directory entry is synced after the rename.
+	Fsync bool
+}
+
+// Store is a directory served to clients. All methods are safe for
+// concurrent use.
+type Store struct {
+	root    *os.Root
+	fsync   bool
+	appends lockTable
+}
+
+// Open opens (creating it if missing) the directory dir as a Store and checks
+// that it is a writable directory. The errors name dir: they are meant for
+// the operator starting the server, never for a client.
+func Open(dir string, opt Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("storage root is empty")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create storage root %s: %w", dir, innermost(err))
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot use storage root %s: %w", dir, innermost(err))
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("storage root %s is not a directory", dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open storage root %s: %w", dir, innermost(err))
+	}
+	s := &Store{root: root, fsync: opt.Fsync}
+	if err := s.Ready(); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("storage root %s is not writable: %w", dir, innermost(err))
+	}
+	return s, nil
+}
+
+// innermost strips the *PathError wrapping that repeats the path.
+func innermost(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Close releases the root. Operations after Close fail.
+func (s *Store) Close() error { return s.root.Close() }
+
+// Fsync reports whether writes are synced before they are acknowledged.
+func (s *Store) Fsync() bool { return s.fsync }
+
+// Ready checks that the root is a readable, writable directory by creating
+// and removing a hidden probe file. It backs the readiness probe.
+func (s *Store) Ready() error {
+	fi, err := s.root.Stat(".")
+	if err != nil {
+		return wrap("ready", ".", err)
+	}
+	if !fi.IsDir() {
+		return pathErr("ready", ".", ErrNotDir)
+	}
+	probe := tempPrefix + "probe-" + randomSuffix()
+	f, err := s.root.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return wrap("ready", ".", err)
+	}
+	f.Close()
+	return wrap("ready", ".", s.root.Remove(probe))
+}
+
+// Readable reports whether the root is a readable directory (the http-nas
+// health check, GET /file).
+func (s *Store) Readable() bool {
+	f, err := s.root.Open(".")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, err = f.ReadDir(1)
+	return err == nil || errors.Is(err, io.EOF)
+}
+
+// resolve cleans a request name; every public method starts here.
+func resolve(op, name string) (string, error) {
+	clean, err := Clean(name)
+	if err != nil {
+		return "", pathErr(op, name, err)
+	}
+	return clean, nil
+}
+
+// Stat returns the FileInfo of name, following symbolic links that stay
+// inside the root.
+func (s *Store) Stat(name string) (fs.FileInfo, error) {
+	clean, err := resolve("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := s.root.Stat(clean)
+	return fi, wrap("stat", clean, err)
+}
+
+// Open opens name for reading and returns it with its FileInfo. The result
+// is the *os.File itself so that http.ServeContent can hand it to sendfile.
+func (s *Store) Open(name string) (*os.File, fs.FileInfo, error) {
+	clean, err := resolve("open", name)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := s.root.Open(clean)
+	if err != nil {
+		return nil, nil, wrap("open", clean, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, wrap("open", clean, err)
+	}
+	return f, fi, nil
+}
+
+// Mkdir creates the directory name; its parent must exist.
+func (s *Store) Mkdir(name string, perm fs.FileMode) error {
+	clean, err := resolve("mkdir", name)
+	if err != nil {
+		return err
+	}
+	if clean == "." {
+		return pathErr("mkdir", clean, ErrExists)
+	}
+	if err := s.root.Mkdir(clean, perm); err != nil {
+		return wrap("mkdir", clean, err)
+	}
+	return s.syncDir(parent(clean))
+}
+
+// Remove deletes name: a file, a symbolic link (not its target) or a
+// directory with everything in it. The root itself cannot be removed.
+func (s *Store) Remove(ctx context.Context, name string) error {
+	clean, err := resolve("remove", name)
+	if err != nil {
+		return err
+	}
+	if clean == "." {
+		return pathErr("remove", clean, ErrIsRoot)
+	}
+	fi, err := s.root.Lstat(clean)
+	if err != nil {
+		return wrap("remove", clean, err)
+	}
+	if fi.IsDir() {
+		err = s.root.RemoveAll(clean)
+	} else {
+		err = s.root.Remove(clean)
+	}
+	if err != nil {
+		return wrap("remove", clean, err)
+	}
+	return s.syncDir(parent(clean))
+}
+
+// MoveOptions tunes Move.
+type MoveOptions struct {
+	// Overwrite replaces an existing file at the destination (atomically,
+	// by rename). A directory at the destination is never replaced.
+	Overwrite bool
+	// MakeParents creates missing parent directories of the destination.
+	MakeParents bool
+}
+
+// Move renames from to to, for files and directories alike. It reports
+// whether an existing destination was replaced.
+func (s *Store) Move(ctx context.Context, from, to string, opt MoveOptions) (replaced bool, err error) {
+	src, err := resolve("move", from)
+	if err != nil {
+		return false, err
+	}
+	dst, err := resolve("move", to)
+	if err != nil {
+		return false, err
+	}
+	if src == "." || dst == "." {
+		return false, pathErr("move", src, ErrIsRoot)
+	}
+	sfi, err := s.root.Lstat(src)
+	if err != nil {
+		return false, wrap("move", src, err)
+	}
+	if src == dst {
+		return false, nil
+	}
+	if sfi.IsDir() && strings.HasPrefix(dst, src+"/") {
+		return false, pathErr("move", dst, ErrIntoItself)
+	}
+	if opt.MakeParents {
+		if err := s.mkdirAll(parent(dst)); err != nil {
+			return false, err
+		}
+	}
+	if dfi, err := s.root.Lstat(dst); err == nil {
+		if !opt.Overwrite {
+			return false, pathErr("move", dst, ErrExists)
+		}
+		if dfi.IsDir() {
+			return false, pathErr("move", dst, ErrIsDir)
+		}
+		replaced = true
+	}
+	if err := s.root.Rename(src, dst); err != nil {
+		return false, wrap("move", dst, err)
+	}
+	if err := s.syncDir(parent(dst)); err != nil {
+		return replaced, err
+	}
+	if parent(src) != parent(dst) {
+		return replaced, s.syncDir(parent(src))
+	}
+	return replaced, nil
+}
+
+// mkdirAll creates dir and its parents inside the root.
+func (s *Store) mkdirAll(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	if fi, err := s.root.Stat(dir); err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		return pathErr("mkdir", dir, ErrNotDir)
+	}
+	if err := s.root.MkdirAll(dir, 0o755); err != nil {
+		return wrap("mkdir", dir, err)
+	}
+	return nil
+}
+
+// syncDir makes a directory's entries durable when fsync is on.
+func (s *Store) syncDir(dir string) error {
+	if !s.fsync {
+		return nil
+	}
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return wrap("sync", dir, err)
+	}
+	defer d.Close()
+	return wrap("sync", dir, d.Sync())
+}
+
+func randomSuffix() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
