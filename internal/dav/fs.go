@@ -118,12 +118,12 @@ type writeFile struct {
 	a *storage.AtomicFile
 }
 
-func (f *writeFile) Write(p []byte) (int, error)             { return f.a.Write(p) }
-func (f *writeFile) ReadFrom(r io.Reader) (int64, error)     { return f.a.ReadFrom(r) }
-func (f *writeFile) Read([]byte) (int, error)                { return 0, f.denied("read") }
-func (f *writeFile) Seek(int64, int) (int64, error)          { return 0, f.denied("seek") }
-func (f *writeFile) Readdir(int) ([]os.FileInfo, error)      { return nil, f.denied("readdir") }
-func (f *writeFile) Stat() (os.FileInfo, error)              { return pendingInfo{f.a}, nil }
+func (f *writeFile) Write(p []byte) (int, error)         { return f.a.Write(p) }
+func (f *writeFile) ReadFrom(r io.Reader) (int64, error) { return f.a.ReadFrom(r) }
+func (f *writeFile) Read([]byte) (int, error)            { return 0, f.denied("read") }
+func (f *writeFile) Seek(int64, int) (int64, error)      { return 0, f.denied("seek") }
+func (f *writeFile) Readdir(int) ([]os.FileInfo, error)  { return nil, f.denied("readdir") }
+func (f *writeFile) Stat() (os.FileInfo, error)          { return pendingInfo{f.a}, nil }
 func (f *writeFile) denied(op string) error {
 	return &fs.PathError{Op: op, Path: f.a.Name(), Err: fs.ErrInvalid}
 }

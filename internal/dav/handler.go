@@ -26,6 +26,7 @@ import (
 	"golang.org/x/net/webdav"
 
 	"github.com/davnas/davnas/internal/httperr"
+	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
 )
 
@@ -33,14 +34,14 @@ import (
 type Handler struct {
 	prefix string // "/dav", or "" when WebDAV is served at the root
 	store  *storage.Store
-	locks  webdav.LockSystem
+	locks  *locking.System
 	lib    *webdav.Handler
 	log    *slog.Logger
 }
 
 // New returns a Handler serving store under prefix ("/dav/" or "/dav"; "/"
 // for the root). locks is shared with the /file/ API.
-func New(prefix string, store *storage.Store, locks webdav.LockSystem, log *slog.Logger) *Handler {
+func New(prefix string, store *storage.Store, locks *locking.System, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

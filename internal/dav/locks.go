@@ -130,16 +130,12 @@ func (h *Handler) tagName(tag string) (string, bool) {
 	return lockName(clean), true
 }
 
-// tempLock proves that nobody holds a lock on name by taking a zero-depth
-// lock for the duration of the request.
+// tempLock registers a write to name with the shared lock system, which
+// refuses it (423) when a lock the request did not name is in the way.
 func (h *Handler) tempLock(name string) (func(), error) {
-	now := time.Now()
-	token, err := h.locks.Create(now, webdav.LockDetails{Root: name, Duration: -1, ZeroDepth: true})
+	release, err := h.locks.BeginWrite(name, false)
 	if err == webdav.ErrLocked {
 		return nil, httperr.New(http.StatusLocked, "Locked")
 	}
-	if err != nil {
-		return nil, err
-	}
-	return func() { h.locks.Unlock(time.Now(), token) }, nil
+	return release, err
 }

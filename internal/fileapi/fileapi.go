@@ -13,11 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"golang.org/x/net/webdav"
 
 	"github.com/davnas/davnas/internal/httperr"
+	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
 )
 
@@ -27,14 +27,14 @@ const Prefix = "/file"
 // Handler serves /file and /file/....
 type Handler struct {
 	store *storage.Store
-	locks webdav.LockSystem
+	locks *locking.System
 	log   *slog.Logger
 }
 
-// New returns a Handler over store. locks is the WebDAV lock system: writes
-// through /file/ take the same short lock a WebDAV PUT takes, so a file that
-// a WebDAV client holds locked answers 423 to curl too. It may be nil.
-func New(store *storage.Store, locks webdav.LockSystem, log *slog.Logger) *Handler {
+// New returns a Handler over store. locks is the lock system shared with
+// WebDAV: a file a WebDAV client holds locked answers 423 to writes through
+// /file/ too. It may be nil.
+func New(store *storage.Store, locks *locking.System, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -176,8 +176,10 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// lock takes the same short, exclusive lock a WebDAV write takes on name
-// (and, with deep, on everything below it), so WebDAV locks are honoured.
+// lock registers a write to name (with deep, to everything below it) with
+// the lock system shared with WebDAV: it fails with 423 when a WebDAV client
+// holds a lock in the way. Writes through either API do not exclude each
+// other; storage orders them.
 func (h *Handler) lock(name string, deep bool) (func(), error) {
 	if h.locks == nil {
 		return func() {}, nil
@@ -190,15 +192,11 @@ func (h *Handler) lock(name string, deep bool) (func(), error) {
 	if clean != "." {
 		root += clean
 	}
-	now := time.Now()
-	token, err := h.locks.Create(now, webdav.LockDetails{Root: root, Duration: -1, ZeroDepth: !deep})
+	release, err := h.locks.BeginWrite(root, deep)
 	if err == webdav.ErrLocked {
 		return nil, httperr.New(http.StatusLocked, "resource is locked by a WebDAV client")
 	}
-	if err != nil {
-		return nil, err
-	}
-	return func() { h.locks.Unlock(time.Now(), token) }, nil
+	return release, err
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) error {

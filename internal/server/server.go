@@ -16,11 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/webdav"
-
 	"github.com/davnas/davnas/internal/config"
 	"github.com/davnas/davnas/internal/dav"
 	"github.com/davnas/davnas/internal/fileapi"
+	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
 	"github.com/davnas/davnas/internal/version"
 )
@@ -56,7 +55,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: store}
-	locks := webdav.NewMemLS()
+	locks := locking.New()
 	files := fileapi.New(store, locks, log)
 	davh := dav.New(cfg.DAVPrefix, store, locks, log)
 	s.handler = s.middleware(s.routes(files, davh))

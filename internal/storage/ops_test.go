@@ -1,0 +1,176 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLines(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	big := strings.Repeat("0123456789\n", 100000) // crosses buffer boundaries
+	for _, tc := range []struct {
+		content string
+		want    int64
+	}{
+		{"", 0}, {"a", 1}, {"\n", 1}, {"a\nb\nc\n", 3}, {"a\nb\nc", 3}, {"a\n\n", 2},
+		{"a\r\nb\r\n", 2}, {big, 100000}, {big + "tail", 100001},
+	} {
+		must(t, os.WriteFile(filepath.Join(dir, "f"), []byte(tc.content), 0o644))
+		got, err := s.Lines(ctx, "f")
+		if err != nil || got != tc.want {
+			t.Errorf("Lines(%.20q) = %d, %v; want %d", tc.content, got, err, tc.want)
+		}
+	}
+	if _, err := s.Lines(ctx, "."); !errors.Is(err, ErrIsDir) {
+		t.Errorf("Lines(dir) = %v", err)
+	}
+}
+
+func TestListHidesTempAndSorts(t *testing.T) {
+	s, dir := newStore(t)
+	for _, n := range []string{"b", "a", "C", ".davnas-tmp-123", ".hidden"} {
+		must(t, os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644))
+	}
+	must(t, os.Mkdir(filepath.Join(dir, "d"), 0o755))
+	list, err := s.List(context.Background(), ".")
+	must(t, err)
+	var got []string
+	for _, e := range list {
+		got = append(got, e.Name)
+		if e.Name == "d" && (!e.IsDir || e.Size != 0) {
+			t.Errorf("d = %+v", e)
+		}
+	}
+	if strings.Join(got, ",") != ".hidden,C,a,b,d" {
+		t.Errorf("List = %v", got)
+	}
+	if _, err := s.List(context.Background(), "a"); !errors.Is(err, ErrNotDir) {
+		t.Errorf("List(file) = %v, want ErrNotDir", err)
+	}
+}
+
+func TestMove(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	must(t, os.MkdirAll(filepath.Join(dir, "d/sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "d/sub/f"), []byte("f"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "g"), []byte("g"), 0o644))
+
+	if _, err := s.Move(ctx, "d", "d/sub/inside", MoveOptions{MakeParents: true}); !errors.Is(err, ErrIntoItself) {
+		t.Errorf("move into itself = %v", err)
+	}
+	if _, err := s.Move(ctx, "missing", "x", MoveOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("move missing = %v", err)
+	}
+	if _, err := s.Move(ctx, "g", "d/sub/f", MoveOptions{}); !errors.Is(err, ErrExists) {
+		t.Errorf("move onto a file without overwrite = %v", err)
+	}
+	replaced, err := s.Move(ctx, "g", "d/sub/f", MoveOptions{Overwrite: true})
+	if err != nil || !replaced || readFile(t, filepath.Join(dir, "d/sub/f")) != "g" {
+		t.Errorf("move with overwrite = %v, %v", replaced, err)
+	}
+	if _, err := s.Move(ctx, "d/sub/f", "d", MoveOptions{Overwrite: true}); !errors.Is(err, ErrIsDir) {
+		t.Errorf("move onto a directory = %v, want ErrIsDir", err)
+	}
+	if _, err := s.Move(ctx, "d", "new/place/d2", MoveOptions{MakeParents: true}); err != nil {
+		t.Fatalf("move a directory into new parents: %v", err)
+	}
+	if readFile(t, filepath.Join(dir, "new/place/d2/sub/f")) != "g" {
+		t.Error("directory content not moved")
+	}
+	if _, err := s.Move(ctx, ".", "x", MoveOptions{}); !errors.Is(err, ErrIsRoot) {
+		t.Errorf("move root = %v", err)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	must(t, os.MkdirAll(filepath.Join(dir, "d/e"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "d/e/f"), nil, 0o644))
+	must(t, s.Remove(ctx, "d"))
+	if _, err := os.Stat(filepath.Join(dir, "d")); !os.IsNotExist(err) {
+		t.Error("directory not removed")
+	}
+	if err := s.Remove(ctx, "d"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("remove missing = %v", err)
+	}
+	for _, n := range []string{"", "/", "."} {
+		if err := s.Remove(ctx, n); !errors.Is(err, ErrIsRoot) {
+			t.Errorf("Remove(%q) = %v, want ErrIsRoot", n, err)
+		}
+	}
+}
+
+func TestSweepTemp(t *testing.T) {
+	s, dir := newStore(t)
+	must(t, os.MkdirAll(filepath.Join(dir, "a/b"), 0o755))
+	old := time.Now().Add(-time.Hour)
+	stale := []string{".davnas-tmp-1", "a/b/.davnas-tmp-2"}
+	for _, n := range stale {
+		p := filepath.Join(dir, n)
+		must(t, os.WriteFile(p, []byte("partial"), 0o644))
+		must(t, os.Chtimes(p, old, old))
+	}
+	// A fresh temp file and one whose upload is still running are kept.
+	must(t, os.WriteFile(filepath.Join(dir, ".davnas-tmp-young"), nil, 0o644))
+	live, err := s.NewAtomicFile("a/live", CreateOptions{ExpectedSize: -1})
+	must(t, err)
+	must(t, os.Chtimes(filepath.Join(dir, live.tmp), old, old))
+	must(t, os.WriteFile(filepath.Join(dir, "a/keep"), nil, 0o644))
+
+	n, err := s.SweepTemp(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("SweepTemp = %d, %v; want 2", n, err)
+	}
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(dir, n)); !os.IsNotExist(err) {
+			t.Errorf("%s not removed", n)
+		}
+	}
+	for _, n := range []string{".davnas-tmp-young", live.tmp, "a/keep"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed: %v", n, err)
+		}
+	}
+	if _, err := live.Commit(); err != nil {
+		t.Errorf("the live upload could not commit after the sweep: %v", err)
+	}
+}
+
+func TestETagChangesOnEveryWrite(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	seen := map[string]bool{}
+	for i := range 5 {
+		// Same size, written within the same second: davfs2's If-Match case.
+		res, err := s.Create(ctx, "f", strings.NewReader("same"), CreateOptions{ExpectedSize: -1})
+		must(t, err)
+		tag := ETag(res.Info)
+		fi, _ := s.Stat("f")
+		if ETag(fi) != tag {
+			t.Fatalf("ETag from Create %s != ETag from Stat %s", tag, ETag(fi))
+		}
+		if seen[tag] {
+			t.Fatalf("write %d reused ETag %s", i, tag)
+		}
+		seen[tag] = true
+	}
+}
+
+func TestReady(t *testing.T) {
+	s, dir := newStore(t)
+	must(t, s.Ready())
+	if !s.Readable() {
+		t.Error("Readable = false")
+	}
+	if tf := tempFiles(t, dir); len(tf) != 0 {
+		t.Errorf("probe left %v", tf)
+	}
+}
