@@ -43,7 +43,7 @@ func parseIf(s string) ([]ifList, bool) {
 			}
 			tag = t
 			p.space()
-			if p.peek() != '(' {
+			if p.done() || p.peek() != '(' {
 				return nil, false // a tag needs at least one list
 			}
 		case '(':
