@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 	"github.com/davnas/davnas/internal/httperr"
 )
 
-// progressEvery is how often a long transfer logs how far it got.
-const progressEvery = 10 * time.Second
+// progressEvery is how often a long transfer logs how far it got (a
+// variable so tests need not wait ten seconds).
+var progressEvery = 10 * time.Second
 
 // middleware wraps the router, outermost first: proxy headers (when
 // trusted), the request log, panic recovery.
@@ -74,19 +76,36 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				slog.String("req_id", id),
 			}, extra...)
 		}
-		var progress *time.Timer
-		progress = time.AfterFunc(progressEvery, func() {
+		// The timer re-arms itself; finished (under mu) stops a callback
+		// that raced with the end of the request from arming it again.
+		every := progressEvery
+		var (
+			mu       sync.Mutex
+			finished bool
+			progress *time.Timer
+		)
+		mu.Lock()
+		progress = time.AfterFunc(every, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if finished {
+				return
+			}
 			el := time.Since(start)
 			moved := body.n.Load() + cw.n.Load()
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "transfer progress", attrs(
 				slog.Duration("dur", el.Round(time.Millisecond)),
 				slog.Float64("mb_per_s", mbps(moved, el)))...)
-			progress.Reset(progressEvery)
+			progress.Reset(every)
 		})
+		mu.Unlock()
 
 		next.ServeHTTP(cw, r)
 
+		mu.Lock()
+		finished = true
 		progress.Stop()
+		mu.Unlock()
 		dur := time.Since(start)
 		status := cw.status
 		if status == 0 {

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+func TestValidated(t *testing.T) {
+	ok := []struct {
+		mut  func(*Config)
+		want func(Config) bool
+	}{
+		{func(c *Config) {}, func(c Config) bool { return c.Listen == ":3000" && c.DAVPrefix == "/dav/" }},
+		{func(c *Config) { c.Listen = "8080" }, func(c Config) bool { return c.Listen == ":8080" }},
+		{func(c *Config) { c.Listen = "[::1]:0" }, func(c Config) bool { return c.Listen == "[::1]:0" }},
+		{func(c *Config) { c.DAVPrefix = "/webdav" }, func(c Config) bool { return c.DAVPrefix == "/webdav/" }},
+		{func(c *Config) { c.DAVPrefix = "/" }, func(c Config) bool { return c.DAVPrefix == "/" }},
+		{func(c *Config) { c.DAVPrefix = "/a/b/" }, func(c Config) bool { return c.DAVPrefix == "/a/b/" }},
+		{func(c *Config) { c.LogLevel = "DEBUG" }, func(c Config) bool { return c.LogLevel == "debug" }},
+	}
+	for i, tc := range ok {
+		c := Default()
+		tc.mut(&c)
+		got, err := c.Validated()
+		if err != nil || !tc.want(got) {
+			t.Errorf("case %d: %+v, %v", i, got, err)
+		}
+	}
+	bad := []struct {
+		mut  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Listen = "nope" }, "--listen"},
+		{func(c *Config) { c.Listen = ":99999" }, "port must be"},
+		{func(c *Config) { c.Listen = "localhost:http" }, "port must be"},
+		{func(c *Config) { c.DAVPrefix = "dav" }, "must start with /"},
+		{func(c *Config) { c.DAVPrefix = "/file/" }, "used by davnas"},
+		{func(c *Config) { c.DAVPrefix = "/healthz" }, "used by davnas"},
+		{func(c *Config) { c.DAVPrefix = "/a/../b" }, "clean path"},
+		{func(c *Config) { c.DAVPrefix = "/a//b" }, "clean path"},
+		{func(c *Config) { c.DAVPrefix = "/a?b" }, "plain path"},
+		{func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
+		{func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
+		{func(c *Config) { c.ShutdownGrace = -time.Second }, "negative"},
+		{func(c *Config) { c.Root = " " }, "--root"},
+	}
+	for _, tc := range bad {
+		c := Default()
+		tc.mut(&c)
+		_, err := c.Validated()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("want one-line error containing %q, got %v", tc.want, err)
+		}
+	}
+}
+
+// parse runs the serve flags over args with the given environment.
+func parse(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	app := cli.NewApp()
+	var cfg Config
+	var err error
+	cmd := &cli.Command{Name: "serve", Flags: Flags(), Action: func(c *cli.Context) error {
+		cfg, err = FromCLI(c, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		return nil
+	}}
+	app.Commands = []*cli.Command{cmd}
+	if runErr := app.Run(append([]string{"davnas", "serve"}, args...)); runErr != nil {
+		t.Fatal(runErr)
+	}
+	return cfg, err
+}
+
+func TestHTTPNASEnvironment(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(Config) bool
+	}{
+		{"http-nas variables", nil, map[string]string{"STORAGE_PATH": "/mnt/storage", "PORT": "4000"},
+			func(c Config) bool { return c.Root == "/mnt/storage" && c.Listen == ":4000" }},
+		{"DAVNAS_* win over http-nas's", nil, map[string]string{"DAVNAS_ROOT": "/a", "STORAGE_PATH": "/b", "PORT": "4000", "DAVNAS_LISTEN": ":5000"},
+			func(c Config) bool { return c.Root == "/a" && c.Listen == ":5000" }},
+		{"flags win over the environment", []string{"--listen", "127.0.0.1:6000", "--root", "/c"}, map[string]string{"PORT": "4000", "STORAGE_PATH": "/b"},
+			func(c Config) bool { return c.Root == "/c" && c.Listen == "127.0.0.1:6000" }},
+		{"defaults", []string{"--fsync=false"}, nil,
+			func(c Config) bool {
+				return !c.Fsync && c.Root == DefaultRoot && c.Listen == DefaultListen && c.DAVPrefix == DefaultDAVPrefix
+			}},
+		{"DAVNAS_* variables", nil, map[string]string{"DAVNAS_FSYNC": "false", "DAVNAS_SHUTDOWN_GRACE": "5s", "DAVNAS_LOG_FORMAT": "json", "DAVNAS_DAV_PREFIX": "/w"},
+			func(c Config) bool {
+				return !c.Fsync && c.ShutdownGrace == 5*time.Second && c.LogFormat == "json" && c.DAVPrefix == "/w/"
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse(t, tt.args, tt.env)
+			if err != nil || !tt.check(cfg) {
+				t.Errorf("%+v, %v", cfg, err)
+			}
+		})
+	}
+}

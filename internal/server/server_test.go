@@ -1,0 +1,257 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/davnas/davnas/internal/config"
+	"github.com/davnas/davnas/internal/testutil"
+)
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type env struct {
+	t   *testing.T
+	srv *httptest.Server
+	s   *Server
+	log *syncBuffer
+	dir string
+}
+
+func newEnv(t *testing.T, dir string) *env {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	cfg := config.Default()
+	cfg.Root = dir
+	cfg.LogLevel = "debug"
+	logs := &syncBuffer{}
+	s, err := New(cfg, NewLogger(cfg, logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); s.store.Close() })
+	return &env{t: t, srv: srv, s: s, log: logs, dir: dir}
+}
+
+func (e *env) do(method, path, body string, hdr ...string) (*http.Response, string) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestRoutes(t *testing.T) {
+	e := newEnv(t, "")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string
+		header       [2]string
+	}{
+		{"GET", "/healthz", 200, "ok\n", [2]string{}},
+		{"GET", "/readyz", 200, "ready\n", [2]string{}},
+		{"GET", "/file", 200, "OK", [2]string{}},
+		{"GET", "/", 302, "", [2]string{"Location", "/dav/"}},
+		{"OPTIONS", "/", 200, "", [2]string{"DAV", "1, 2"}},
+		{"PROPFIND", "/", 405, "", [2]string{"Allow", "OPTIONS, GET, HEAD"}},
+		{"PROPFIND", "/dav", 207, "", [2]string{}},
+		{"GET", "/dav/", 200, "", [2]string{"Content-Type", "text/html; charset=utf-8"}},
+		{"GET", "/davfoo", 404, "Not Found\n", [2]string{}},
+		{"GET", "/file%2Fx", 404, "", [2]string{}},
+		{"GET", "/nothing", 404, "Not Found\n", [2]string{}},
+	} {
+		resp, body := e.do(tc.method, tc.path, "", "Depth", "0")
+		if resp.StatusCode != tc.status || (tc.body != "" && body != tc.body) ||
+			(tc.header[0] != "" && resp.Header.Get(tc.header[0]) != tc.header[1]) {
+			t.Errorf("%s %s = %d %q %v", tc.method, tc.path, resp.StatusCode, body, resp.Header)
+		}
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s %s: no X-Request-Id", tc.method, tc.path)
+		}
+	}
+}
+
+// TestCrossView: what one API writes, the other reads at once.
+func TestCrossView(t *testing.T) {
+	e := newEnv(t, "")
+	e.do("POST", "/file/pipe%2Fout.csv", "a,b\n1,2\n")
+	if resp, body := e.do("GET", "/dav/pipe/out.csv", ""); resp.StatusCode != 200 || body != "a,b\n1,2\n" {
+		t.Errorf("dav GET of a /file/ upload: %d %q", resp.StatusCode, body)
+	}
+	e.do("PUT", "/file/pipe%2Fout.csv", "3,4\n")
+	r1, _ := e.do("HEAD", "/file/pipe/out.csv", "")
+	r2, _ := e.do("HEAD", "/dav/pipe/out.csv", "")
+	if r1.Header.Get("ETag") == "" || r1.Header.Get("ETag") != r2.Header.Get("ETag") {
+		t.Errorf("ETags differ between APIs: %q vs %q", r1.Header.Get("ETag"), r2.Header.Get("ETag"))
+	}
+	if _, body := e.do("PROPFIND", "/dav/pipe/", "", "Depth", "1"); !strings.Contains(body, "<D:href>/dav/pipe/out.csv</D:href>") ||
+		!strings.Contains(body, r1.Header.Get("ETag")) {
+		t.Errorf("PROPFIND does not show the /file/ upload with its ETag:\n%s", body)
+	}
+	e.do("MKCOL", "/dav/laptop", "")
+	e.do("PUT", "/dav/laptop/notes.txt", "x\ny\n")
+	if _, body := e.do("GET", "/file/laptop/notes.txt/wc", ""); body != "2" {
+		t.Errorf("wc of a WebDAV upload = %q", body)
+	}
+	if _, body := e.do("GET", "/file/laptop", ""); body != "notes.txt\n" {
+		t.Errorf("/file/ listing of a WebDAV collection = %q", body)
+	}
+	e.do("DELETE", "/file/laptop", "")
+	if resp, _ := e.do("PROPFIND", "/dav/laptop", "", "Depth", "0"); resp.StatusCode != 404 {
+		t.Errorf("PROPFIND after /file/ DELETE = %d", resp.StatusCode)
+	}
+}
+
+func TestRequestLog(t *testing.T) {
+	e := newEnv(t, "")
+	e.do("POST", "/file/x.txt", "hello", "X-Request-Id", "trace-me")
+	e.do("GET", "/file/..%2Fetc", "")
+	logs := e.log.String()
+	var line string
+	for l := range strings.SplitSeq(logs, "\n") {
+		if strings.Contains(l, "req_id=trace-me") {
+			line = l
+		}
+	}
+	for _, want := range []string{"msg=request", "method=POST", "path=/file/x.txt", "status=200", "bytes_in=5", "bytes_out=2", "dur=", "remote=127.0.0.1"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %q", line, want)
+		}
+	}
+	if !strings.Contains(logs, `status=400`) || !strings.Contains(logs, `err="invalid name"`) {
+		t.Errorf("a failed request's cause is not logged:\n%s", logs)
+	}
+}
+
+// TestProgressLog: a transfer that takes longer than the progress interval
+// logs how far it got while it runs.
+func TestProgressLog(t *testing.T) {
+	old := progressEvery
+	progressEvery = 50 * time.Millisecond
+	defer func() { progressEvery = old }()
+	e := newEnv(t, "")
+	pr, pw := io.Pipe()
+	go func() {
+		for range 6 {
+			pw.Write(bytes.Repeat([]byte("x"), 1000))
+			time.Sleep(40 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/file/slow", pr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(e.log.String(), `msg="transfer progress" method=POST path=/file/slow`) {
+		t.Errorf("no progress line:\n%s", e.log.String())
+	}
+}
+
+func TestPanicRecovery(t *testing.T) {
+	e := newEnv(t, "")
+	h := e.s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/boom" {
+			panic("boom at /secret/server/path")
+		}
+		w.Write([]byte("fine"))
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || strings.Contains(string(body), "secret") || strings.Contains(string(body), "goroutine") {
+		t.Errorf("panic answered %d %q", resp.StatusCode, body)
+	}
+	resp, err = http.Get(srv.URL + "/ok")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("server did not keep serving after a panic: %v", err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(e.log.String(), "panic serving request") {
+		t.Error("panic not logged")
+	}
+}
+
+// TestReadOnlyVolume remounts the root read-only: readiness fails, the
+// http-nas health check and reads keep working, writes answer 503.
+func TestReadOnlyVolume(t *testing.T) {
+	dir := testutil.Tmpfs(t, "4m")
+	os.WriteFile(dir+"/f", []byte("data"), 0o644)
+	e := newEnv(t, dir)
+	if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount ro: %v %s", err, out)
+	}
+	defer exec.Command("mount", "-o", "remount,rw", dir).Run()
+	if resp, _ := e.do("GET", "/readyz", ""); resp.StatusCode != 503 {
+		t.Errorf("readyz on a read-only volume = %d", resp.StatusCode)
+	}
+	if resp, body := e.do("GET", "/file", ""); resp.StatusCode != 200 || body != "OK" {
+		t.Errorf("health check = %d %q", resp.StatusCode, body)
+	}
+	if _, body := e.do("GET", "/file/f", ""); body != "data" {
+		t.Errorf("read = %q", body)
+	}
+	if resp, body := e.do("POST", "/file/g", "x"); resp.StatusCode != 503 || strings.Contains(body, dir) {
+		t.Errorf("write to a read-only volume = %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := e.do("PUT", "/dav/g", "x"); resp.StatusCode != 503 {
+		t.Errorf("WebDAV PUT to a read-only volume = %d", resp.StatusCode)
+	}
+}
+
+func TestNewRejectsBadRoot(t *testing.T) {
+	f, _ := os.CreateTemp(t.TempDir(), "file")
+	f.Close()
+	cfg := config.Default()
+	cfg.Root = f.Name()
+	if _, err := New(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("New(root=file) = %v", err)
+	}
+}
