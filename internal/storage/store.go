@@ -35,10 +35,13 @@ func Open(dir string, opt Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("storage root is empty")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create storage root %s: %w", dir, innermost(err))
-	}
 	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create storage root %s: %w", dir, innermost(err))
+		}
+		fi, err = os.Stat(dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot use storage root %s: %w", dir, innermost(err))
 	}

@@ -74,15 +74,22 @@ func Start(t testing.TB, root string, extra ...string) *Proc {
 		root = t.TempDir()
 	}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--root", root, "--log-level", "debug"}, extra...)
-	return StartArgs(t, root, nil, args...)
+	return StartArgs(t, root, Options{}, args...)
 }
 
-// StartArgs runs the binary with exactly args (and env added to the
-// environment), waiting for the "davnas listening" line.
-func StartArgs(t testing.TB, root string, env []string, args ...string) *Proc {
+// Options tunes StartArgs.
+type Options struct {
+	Dir string   // working directory (default: the test's)
+	Env []string // added to the environment
+}
+
+// StartArgs runs the binary with exactly args, waiting for the "davnas
+// listening" line. root is only recorded in the Proc.
+func StartArgs(t testing.TB, root string, opt Options, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = opt.Dir
+	cmd.Env = append(os.Environ(), opt.Env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

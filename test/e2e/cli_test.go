@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/davnas/davnas/internal/testutil"
+)
+
+// run runs the binary to completion and returns its exit code and stderr.
+func run(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testutil.Binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// TestCLIErrors: bad input exits non-zero with one clear line, no usage
+// dump, no stack trace.
+func TestCLIErrors(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "a-file")
+	os.WriteFile(file, nil, 0o644)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope"},
+		{"root is a file", []string{"serve", "--root", file, "--listen", "127.0.0.1:0"}, "is not a directory"},
+		{"root under a file", []string{"serve", "--root", file + "/sub", "--listen", "127.0.0.1:0"}, "cannot use storage root"},
+		{"bad listen", []string{"serve", "--root", tmp, "--listen", "localhost:http"}, "--listen"},
+		{"bad listen host", []string{"serve", "--root", tmp, "--listen", "256.1.1.1:0"}, "cannot listen on"},
+		{"port in use", []string{"serve", "--root", tmp, "--listen", busy.Addr().String()}, "address already in use"},
+		{"bad log format", []string{"serve", "--log-format", "xml"}, "--log-format"},
+		{"bad duration", []string{"serve", "--shutdown-grace", "soon"}, "shutdown-grace"},
+		{"stray argument", []string{"serve", "extra"}, "unexpected argument"},
+		{"unknown command", []string{"srve"}, "unknown command"},
+	} {
+		code, _, stderr := run(t, tmp, nil, tc.args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code == 0 || !strings.Contains(stderr, tc.want) || len(lines) != 1 || strings.Contains(stderr, "goroutine") {
+			t.Errorf("%s: exit %d, stderr:\n%s\nwant one line containing %q", tc.name, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestUnwritableRoot runs the server as an unprivileged user over a root
+// it cannot write.
+func TestUnwritableRoot(t *testing.T) {
+	setpriv := testutil.Need(t, "setpriv")
+	if os.Getuid() != 0 {
+		testutil.Missing(t, "needs root to drop to an unprivileged user")
+	}
+	bin := testutil.Binary(t)
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	// The binary must be reachable by the unprivileged user.
+	exe := filepath.Join(t.TempDir(), "davnas")
+	data, _ := os.ReadFile(bin)
+	os.WriteFile(exe, data, 0o755)
+	os.Chmod(filepath.Dir(exe), 0o755)
+	os.Chmod(filepath.Dir(filepath.Dir(exe)), 0o755)
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "serve", "--root", dir, "--listen", "127.0.0.1:0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if err == nil || !strings.Contains(stderr.String(), "is not writable: permission denied") || strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+		t.Errorf("unwritable root: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := run(t, t.TempDir(), nil, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "davnas ") || !strings.Contains(stdout, "go1.") {
+		t.Errorf("version: %d %q", code, stdout)
+	}
+	code, stdout, _ = run(t, t.TempDir(), nil, "serve", "--help")
+	for _, flag := range []string{"--root", "--listen", "--dav-prefix", "--fsync", "--log-format", "--log-level", "--shutdown-grace", "$DAVNAS_ROOT", "$STORAGE_PATH", "$DAVNAS_LISTEN"} {
+		if !strings.Contains(stdout, flag) {
+			t.Errorf("serve --help lacks %s:\n%s", flag, stdout)
+		}
+	}
+	if code != 0 {
+		t.Errorf("serve --help exit %d", code)
+	}
+}
+
+// TestDefaultsAndHTTPNASEnv: with no --root the server serves ./data
+// (created); http-nas's STORAGE_PATH is honoured. (PORT alone would bind
+// every interface; config's tests cover it, these tests stay on loopback.)
+func TestDefaultsAndHTTPNASEnv(t *testing.T) {
+	cwd := t.TempDir()
+	p := testutil.StartArgs(t, filepath.Join(cwd, "data"), testutil.Options{Dir: cwd}, "serve", "--listen", "127.0.0.1:0")
+	if !strings.Contains(p.Log(), "root=./data") {
+		t.Errorf("log does not show root=./data:\n%s", p.Log())
+	}
+	newClient(t, p).expect(200, "POST", "/file/d%2Fx", strings.NewReader("x"))
+	if !exists(filepath.Join(cwd, "data", "d", "x")) {
+		t.Error("the default root is not ./data")
+	}
+
+	store := t.TempDir()
+	q := testutil.StartArgs(t, store, testutil.Options{Env: []string{"STORAGE_PATH=" + store}}, "serve", "--listen", "127.0.0.1:0")
+	newClient(t, q).expect(200, "POST", "/file/x", strings.NewReader("x"))
+	if !exists(filepath.Join(store, "x")) {
+		t.Error("STORAGE_PATH not used")
+	}
+}

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/davnas/davnas/internal/testutil"
+)
+
+// TestGracefulShutdown: SIGTERM during an upload lets it finish within the
+// grace period, refuses new connections, and exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	p := testutil.Start(t, "", "--shutdown-grace", "20s")
+	pr, pw := io.Pipe()
+	go func() {
+		chunk := bytes.Repeat([]byte("y"), 64<<10)
+		for range 40 { // ~2 s of trickle
+			pw.Write(chunk)
+			time.Sleep(50 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", p.URL+"/file/inflight.bin", pr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("in-flight upload: %v", err)
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	if c, err := net.DialTimeout("tcp", p.Addr, time.Second); err == nil {
+		c.Close()
+		t.Error("new connections accepted after SIGTERM")
+	}
+	if code := <-done; code != 200 {
+		t.Errorf("in-flight upload answered %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Wait(ctx); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(p.Root, "inflight.bin"))
+	if err != nil || fi.Size() != 40*64<<10 {
+		t.Errorf("in-flight file: %v %v", fi, err)
+	}
+	if !strings.Contains(p.Log(), "davnas stopped") {
+		t.Errorf("no clean stop in the log:\n%s", p.Log())
+	}
+}
+
+// TestCrashLeavesNothingVisible kills the server with SIGKILL in the middle
+// of an upload: the old content is intact, the temp file is invisible, and
+// the next start sweeps it away.
+func TestCrashLeavesNothingVisible(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "data.bin"), []byte("old"), 0o644)
+	p := testutil.Start(t, root)
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /file/data.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	chunk := strings.Repeat("n", 1<<20)
+	for range 3 {
+		fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tempFiles(root)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Stop(t, syscall.SIGKILL)
+	tf := tempFiles(root)
+	if len(tf) != 1 {
+		t.Fatalf("expected the killed upload's temp file, found %v", tf)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "data.bin")); string(b) != "old" {
+		t.Errorf("data.bin after kill -9: %d bytes", len(b))
+	}
+	// Age it past the sweep's threshold and restart.
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(tf[0], old, old)
+	q := testutil.Start(t, root)
+	c := newClient(t, q)
+	if got := c.expect(200, "GET", "/file/%2F", nil); got != "data.bin\n" {
+		t.Errorf("listing shows %q", got)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(q.Log(), "sweep done") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(q.Log(), "removed=1") || len(tempFiles(root)) != 0 {
+		t.Errorf("stale temp file not swept: %v\n%s", tempFiles(root), q.Log())
+	}
+}
+
+// TestSendfile attaches strace to the running server and downloads a file
+// through /file/ and WebDAV: the bytes must move by sendfile(2), not by
+// read/write through user space.
+func TestSendfile(t *testing.T) {
+	strace := testutil.Need(t, "strace")
+	p := testutil.Start(t, "")
+	const size = 8 << 20
+	os.WriteFile(filepath.Join(p.Root, "big.bin"), bytes.Repeat([]byte("s"), size), 0o644)
+	out := filepath.Join(t.TempDir(), "strace.out")
+	cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=sendfile", "-o", out, "-p", fmt.Sprint(p.Cmd.Process.Pid))
+	var serr bytes.Buffer
+	cmd.Stderr = &serr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond) // let strace attach to every thread
+	c := newClient(t, p)
+	for _, path := range []string{"/file/big.bin", "/dav/big.bin"} {
+		if got := c.expect(200, "GET", path, nil); len(got) != size {
+			t.Fatalf("%s: %d bytes", path, len(got))
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT) // detach
+	cmd.Wait()
+	trace, _ := os.ReadFile(out)
+	var moved int64
+	calls := 0
+	for line := range strings.SplitSeq(string(trace), "\n") {
+		if i := strings.LastIndex(line, "= "); strings.Contains(line, "sendfile(") && i > 0 {
+			var n int64
+			if _, err := fmt.Sscan(line[i+2:], &n); err == nil && n > 0 {
+				moved += n
+				calls++
+			}
+		}
+	}
+	t.Logf("sendfile moved %d bytes in %d calls", moved, calls)
+	// http.ServeContent sends the first 512 bytes by write to sniff; the
+	// rest of both downloads must go by sendfile.
+	if moved < 2*(size-512) {
+		t.Errorf("sendfile moved %d bytes of %d\n%s\n%s", moved, 2*size, trace, serr.String())
+	}
+}
