@@ -33,7 +33,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	locks := locking.New()
-	srv := httptest.NewServer(New("/dav/", store, locks, nil))
+	srv := newTestServer(New("/dav/", store, locks, nil))
 	t.Cleanup(func() { srv.Close(); store.Close() })
 	return &env{t: t, dir: dir, srv: srv, locks: locks}
 }
@@ -300,3 +300,5 @@ func TestGetCollectionListing(t *testing.T) {
 	e.want(404, "GET", "/dav/nothing", "")
 	e.want(405, "POST", "/dav/sub/", "x")
 }
+
+func newTestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

@@ -26,7 +26,11 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, clean string) erro
 	}
 	if !strings.HasSuffix(r.URL.Path, "/") {
 		// Relative links in the page need the collection's trailing slash.
-		http.Redirect(w, r, (&url.URL{Path: r.URL.Path + "/"}).EscapedPath(), http.StatusMovedPermanently)
+		// The target is built from the cleaned name, never from the request
+		// path: "//evil.example" would otherwise redirect off-site.
+		loc := (&url.URL{Path: h.prefix + lockName(clean) + "/"}).EscapedPath()
+		w.Header().Set("Location", loc)
+		w.WriteHeader(http.StatusMovedPermanently)
 		return nil
 	}
 	entries, err := h.store.List(r.Context(), clean)

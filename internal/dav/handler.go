@@ -1,18 +1,24 @@
 // Package dav serves WebDAV (RFC 4918, classes 1 and 2) over the same
-// storage.Store as the /file/ API, through golang.org/x/net/webdav, and
-// fixes in its own layer what that library gets wrong for real clients:
+// storage.Store as the /file/ API. golang.org/x/net/webdav parses and
+// answers PROPFIND, PROPPATCH and LOCK; davnas serves every other method
+// itself, because the library's versions lose data or answer wrongly for
+// real clients:
 //
-//   - PUT is davnas's own: atomic (temp file + rename through the store's one
-//     upload path), 201 for a new file and 204 for a replaced one, 409 for a
+//   - PUT: atomic through the store's one upload path, 201/204, 409 for a
 //     missing parent, 507 on a full disk, Content-Range refused (400),
-//     If-Match/If-None-Match and X-Expected-Entity-Length honoured;
-//   - GET and HEAD use the one download path (sendfile, Range, conditional
-//     requests, the same ETag as PROPFIND); GET on a collection is an HTML
-//     listing instead of 405;
-//   - MOVE and COPY default to Overwrite: T (RFC 4918 §10.6) and compare
-//     Destination by path, not host, so they work behind a reverse proxy;
-//   - every request name is checked by storage.Clean before the library
-//     sees it, and temporary upload files never appear in PROPFIND.
+//     If-Match/If-None-Match checked again at commit, X-Expected-Entity-Length;
+//   - GET/HEAD: the one download path (sendfile, Range, the same ETag as
+//     PROPFIND); an HTML listing for a collection instead of 405;
+//   - COPY/MOVE: everything checked before anything is touched (the library
+//     deletes the destination first), Overwrite defaults to T (§10.6),
+//     Destination compared by path so proxies work, copies built aside and
+//     renamed into place, locks released with what a MOVE took away;
+//   - DELETE, MKCOL, UNLOCK, OPTIONS: correct status codes, locks released
+//     with what was deleted, UNLOCK only within the lock's scope.
+//
+// Every request name is checked by storage.Clean before anything else, and
+// requests reach the library with the cleaned path. Locks live in the shared
+// locking.System; the library sees it through a per-request view.
 //
 // It must not touch the disk except through the store.
 package dav
@@ -20,8 +26,8 @@ package dav
 import (
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/net/webdav"
 
@@ -35,8 +41,9 @@ type Handler struct {
 	prefix string // "/dav", or "" when WebDAV is served at the root
 	store  *storage.Store
 	locks  *locking.System
-	lib    *webdav.Handler
+	fs     fileSystem
 	log    *slog.Logger
+	now    func() time.Time
 }
 
 // New returns a Handler serving store under prefix ("/dav/" or "/dav"; "/"
@@ -45,17 +52,14 @@ func New(prefix string, store *storage.Store, locks *locking.System, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	prefix = strings.TrimRight(prefix, "/")
-	h := &Handler{prefix: prefix, store: store, locks: locks, log: log}
-	h.lib = &webdav.Handler{
-		Prefix:     prefix,
-		FileSystem: fileSystem{store: store},
-		LockSystem: locks,
-		Logger: func(r *http.Request, err error) {
-			httperr.Record(r, err)
-		},
+	return &Handler{
+		prefix: strings.TrimRight(prefix, "/"),
+		store:  store,
+		locks:  locks,
+		fs:     fileSystem{store: store},
+		log:    log,
+		now:    time.Now,
 	}
-	return h
 }
 
 // Prefix is the URL path WebDAV is served under, without a trailing slash.
@@ -100,16 +104,61 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.get(w, r, clean)
 	case http.MethodPut:
 		return h.put(w, r, clean)
-	case http.MethodPost:
-		w.Header().Set("Allow", h.allow(clean))
-		return httperr.New(http.StatusMethodNotAllowed, "method not allowed")
+	case http.MethodDelete:
+		return h.del(w, r, clean)
+	case "MKCOL":
+		return h.mkcol(w, r, clean)
 	case "COPY", "MOVE":
-		if err := h.fixCopyMove(r); err != nil {
-			return err
+		return h.copyMove(w, r, clean)
+	case "UNLOCK":
+		return h.unlock(w, r, clean)
+	case "LOCK":
+		// A LOCK of an unmapped URL creates an empty resource (§7.3),
+		// which needs its parent (409, where the library answers 500).
+		if r.ContentLength != 0 {
+			if _, err := h.store.Stat(clean); err != nil {
+				if err := h.needParent(clean); err != nil {
+					return err
+				}
+			}
 		}
+		h.library(h.locks.LockView()).ServeHTTP(w, h.canonical(r, clean))
+		return nil
+	case "PROPFIND", "PROPPATCH":
+		h.library(h.locks.WriteView(h.etagOf)).ServeHTTP(w, h.canonical(r, clean))
+		return nil
 	}
-	h.lib.ServeHTTP(w, r)
-	return nil
+	w.Header().Set("Allow", h.allow(clean))
+	return httperr.New(http.StatusMethodNotAllowed, "method not allowed")
+}
+
+// library returns x/net/webdav's handler over our file system with the
+// given view of the lock system.
+func (h *Handler) library(ls webdav.LockSystem) *webdav.Handler {
+	return &webdav.Handler{
+		Prefix:     h.prefix,
+		FileSystem: h.fs,
+		LockSystem: ls,
+		Logger:     func(r *http.Request, err error) { httperr.Record(r, err) },
+	}
+}
+
+// canonical returns r with its path rewritten to the cleaned name, so the
+// library, its lock names and its hrefs never see "/./" or "//".
+func (h *Handler) canonical(r *http.Request, clean string) *http.Request {
+	p := h.prefix + lockName(clean)
+	if clean != "." && strings.HasSuffix(r.URL.Path, "/") {
+		p += "/"
+	}
+	if p == r.URL.Path {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	return r2
 }
 
 // options answers OPTIONS with the compliance classes. RFC 4918 §18: a
@@ -131,48 +180,10 @@ func (h *Handler) allow(clean string) string {
 	fi, err := h.store.Stat(clean)
 	switch {
 	case err != nil:
-		return "OPTIONS, LOCK, PUT, MKCOL"
+		return "OPTIONS, PUT, MKCOL, LOCK"
 	case fi.IsDir():
 		return "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
 	default:
 		return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
 	}
-}
-
-// fixCopyMove validates the Destination header and adjusts the request
-// before x/net/webdav sees it:
-//
-//   - RFC 4918 §10.6: "If the Overwrite header is not included in a COPY or
-//     MOVE request, then the resource MUST treat the request as if it has an
-//     overwrite header of value "T"." The library treats a missing header as
-//     "F" (golang/go#66059), so it is added.
-//   - The destination is compared by path only: behind a reverse proxy its
-//     host is the proxy's, which the library would refuse with 502.
-//   - A destination outside the prefix is on "another server" (§9.8.5: 502);
-//     a destination name storage.Clean refuses is a bad request.
-func (h *Handler) fixCopyMove(r *http.Request) error {
-	switch ow := r.Header.Get("Overwrite"); ow {
-	case "":
-		r.Header.Set("Overwrite", "T")
-	case "T", "F":
-	default:
-		return httperr.New(http.StatusBadRequest, "invalid Overwrite header: want T or F")
-	}
-	dst := r.Header.Get("Destination")
-	if dst == "" {
-		return httperr.New(http.StatusBadRequest, "missing Destination header")
-	}
-	u, err := url.Parse(dst)
-	if err != nil || u.Path == "" {
-		return httperr.New(http.StatusBadRequest, "invalid Destination header")
-	}
-	name, ok := h.strip(u.Path)
-	if !ok {
-		return httperr.New(http.StatusBadGateway, "Destination is outside this server's WebDAV tree")
-	}
-	if _, err := storage.Clean(name); err != nil {
-		return err
-	}
-	r.Header.Set("Destination", (&url.URL{Path: u.Path}).EscapedPath())
-	return nil
 }

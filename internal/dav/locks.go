@@ -4,16 +4,15 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"golang.org/x/net/webdav"
 
 	"github.com/davnas/davnas/internal/httperr"
+	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
 )
 
-// lockName is the name a cleaned storage name has in the lock system
-// (x/net/webdav's slash-rooted form, "/" for the root).
+// lockName is the lock system's name for a cleaned storage name.
 func lockName(clean string) string {
 	if clean == "." {
 		return "/"
@@ -21,95 +20,102 @@ func lockName(clean string) string {
 	return "/" + clean
 }
 
-// confirm claims what a write to the cleaned name needs from the lock
-// system, for the requests davnas handles itself (PUT). RFC 4918 §10.4.1:
-// "If this header is evaluated and all state lists fail, then the request
-// MUST fail with a 412 (Precondition Failed) status." Without an If header,
-// or when the list that holds names no lock of the resource, the resource
-// must not be locked by anyone (§7.5: 423 Locked); a short lock taken and
-// released around the write proves it, as x/net/webdav does.
-func (h *Handler) confirm(r *http.Request, clean string) (release func(), err error) {
-	self := lockName(clean)
-	hdr := r.Header.Get("If")
-	if hdr == "" {
-		return h.tempLock(self)
-	}
-	lists, ok := parseIf(hdr)
-	if !ok {
-		return nil, httperr.New(http.StatusBadRequest, "invalid If header")
-	}
-	for _, l := range lists {
-		target := self
-		if l.tag != "" {
-			t, ok := h.tagName(l.tag)
-			if !ok {
-				continue
-			}
-			target = t
-		}
-		held, ok := h.evalList(target, l.conds)
+// target is one resource a request modifies.
+type target struct {
+	clean  string
+	deep   bool // everything below it too
+	member bool // it is added to or removed from its parent collection
+}
+
+// authorize does what RFC 4918 asks of every request that modifies
+// resources, for the methods davnas serves itself:
+//
+//  1. The If header (§10.4) is a precondition: its lists are alternatives,
+//     untagged lists apply to the Request-URI, tagged ones to the resource
+//     they name, and "If this header is evaluated and all state lists fail,
+//     then the request MUST fail with a 412 (Precondition Failed) status"
+//     (§10.4.1). A state token holds when it names a live lock covering the
+//     resource; an entity tag when it matches; Not inverts.
+//  2. Every lock in the way of a modified resource must have been
+//     submitted, i.e. its token appears in the If header (§7.5, §10.4.1);
+//     otherwise 423 Locked.
+//
+// The writes are registered with the lock system until the returned func
+// runs, so no client is granted a LOCK on them meanwhile.
+func (h *Handler) authorize(r *http.Request, self string, targets ...target) (func(), error) {
+	var tokens []string
+	if hdr := r.Header.Get("If"); hdr != "" {
+		lists, ok := parseIf(hdr)
 		if !ok {
-			continue
+			return nil, httperr.New(http.StatusBadRequest, "invalid If header")
 		}
-		if held != nil && target == self {
-			return held, nil
+		holds := false
+		for _, l := range lists {
+			for _, c := range l.conds {
+				if c.Token != "" && !c.Not {
+					tokens = append(tokens, c.Token)
+				}
+			}
+			name := lockName(self)
+			if l.tag != "" {
+				n, ok := h.tagName(l.tag)
+				if !ok {
+					continue
+				}
+				name = n
+			}
+			if !holds && h.listHolds(name, l.conds) {
+				holds = true
+			}
 		}
-		rel, err := h.tempLock(self)
+		if !holds {
+			return nil, httperr.New(http.StatusPreconditionFailed, "precondition failed: no list of the If header holds")
+		}
+	}
+	var ends []func()
+	release := func() {
+		for _, end := range ends {
+			end()
+		}
+	}
+	for _, t := range targets {
+		end, err := h.locks.BeginWrite(locking.Write{Name: lockName(t.clean), Deep: t.deep, Member: t.member}, tokens)
 		if err != nil {
-			if held != nil {
-				held()
+			release()
+			if err == webdav.ErrLocked {
+				return nil, httperr.New(http.StatusLocked, "Locked")
 			}
 			return nil, err
 		}
-		return func() {
-			rel()
-			if held != nil {
-				held()
-			}
-		}, nil
+		ends = append(ends, end)
 	}
-	return nil, httperr.New(http.StatusPreconditionFailed, "precondition failed: no If list holds")
+	return release, nil
 }
 
-// evalList reports whether every condition of a list holds for target. A
-// lock token that holds is claimed (held) until the returned release runs.
-func (h *Handler) evalList(target string, conds []webdav.Condition) (func(), bool) {
-	var held []func()
-	release := func() {
-		for _, f := range held {
-			f()
-		}
-	}
+// listHolds reports whether every condition of an If list holds for name.
+func (h *Handler) listHolds(name string, conds []webdav.Condition) bool {
 	for _, c := range conds {
 		var ok bool
 		if c.Token != "" {
-			rel, err := h.locks.Confirm(time.Now(), target, "", webdav.Condition{Token: c.Token})
-			ok = err == nil
-			if ok && c.Not {
-				rel()
-			} else if ok {
-				held = append(held, rel)
-			}
+			ok = h.locks.Covers(c.Token, name)
 		} else {
-			ok = h.etagMatches(target, c.ETag)
+			cur, exists := h.etagOf(name)
+			ok = exists && strings.TrimPrefix(cur, "W/") == strings.TrimPrefix(c.ETag, "W/")
 		}
 		if ok == c.Not {
-			release()
-			return nil, false
+			return false
 		}
 	}
-	if len(held) == 0 {
-		return nil, true
-	}
-	return release, true
+	return true
 }
 
-func (h *Handler) etagMatches(target, etag string) bool {
-	fi, err := h.store.Stat(strings.TrimPrefix(target, "/"))
+// etagOf returns the current ETag of a lock name's resource.
+func (h *Handler) etagOf(name string) (string, bool) {
+	fi, err := h.store.Stat(strings.TrimPrefix(name, "/"))
 	if err != nil {
-		return false
+		return "", false
 	}
-	return strings.TrimPrefix(storage.ETag(fi), "W/") == strings.TrimPrefix(etag, "W/")
+	return storage.ETag(fi), true
 }
 
 // tagName turns a Resource-Tag into a lock name. Hosts are not compared:
@@ -128,14 +134,4 @@ func (h *Handler) tagName(tag string) (string, bool) {
 		return "", false
 	}
 	return lockName(clean), true
-}
-
-// tempLock registers a write to name with the shared lock system, which
-// refuses it (423) when a lock the request did not name is in the way.
-func (h *Handler) tempLock(name string) (func(), error) {
-	release, err := h.locks.BeginWrite(name, false)
-	if err == webdav.ErrLocked {
-		return nil, httperr.New(http.StatusLocked, "Locked")
-	}
-	return release, err
 }

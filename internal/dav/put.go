@@ -25,16 +25,6 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 	if !ok {
 		return httperr.New(http.StatusBadRequest, "invalid X-Expected-Entity-Length")
 	}
-	if clean == "." {
-		w.Header().Set("Allow", h.allow(clean))
-		return httperr.New(http.StatusMethodNotAllowed, "cannot PUT a collection")
-	}
-	release, err := h.confirm(r, clean)
-	if err != nil {
-		return err
-	}
-	defer release()
-
 	fi, statErr := h.store.Stat(clean)
 	if statErr == nil && fi.IsDir() {
 		w.Header().Set("Allow", h.allow(clean))
@@ -42,12 +32,25 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 	}
 	if statErr != nil {
 		fi = nil
+		if err := h.needParent(clean); err != nil {
+			return err
+		}
 	}
+	// Checked now, so a doomed upload is refused before its body is read,
+	// and again at commit, where no other upload of the name can pass.
 	if err := checkPreconditions(r, fi); err != nil {
 		return err
 	}
+	release, err := h.authorize(r, clean, target{clean: clean, member: fi == nil})
+	if err != nil {
+		return err
+	}
+	defer release()
 
-	res, err := h.store.Create(r.Context(), clean, r.Body, storage.CreateOptions{ExpectedSize: expected})
+	res, err := h.store.Create(r.Context(), clean, r.Body, storage.CreateOptions{
+		ExpectedSize: expected,
+		Check:        func(cur fs.FileInfo) error { return checkPreconditions(r, cur) },
+	})
 	if err != nil {
 		// RFC 4918 §9.7.1: "A PUT that would result in the creation of a
 		// resource without an appropriately scoped parent collection MUST

@@ -176,11 +176,12 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// lock registers a write to name (with deep, to everything below it) with
-// the lock system shared with WebDAV: it fails with 423 when a WebDAV client
-// holds a lock in the way. Writes through either API do not exclude each
-// other; storage orders them.
-func (h *Handler) lock(name string, deep bool) (func(), error) {
+// lock registers a write to name (deep: to everything below it too; member:
+// one that adds or removes name in its directory) with the lock system
+// shared with WebDAV: it fails with 423 when a WebDAV client holds a lock in
+// the way. Writes through either API do not exclude each other; storage
+// orders them.
+func (h *Handler) lock(name string, deep, member bool) (func(), error) {
 	if h.locks == nil {
 		return func() {}, nil
 	}
@@ -192,7 +193,7 @@ func (h *Handler) lock(name string, deep bool) (func(), error) {
 	if clean != "." {
 		root += clean
 	}
-	release, err := h.locks.BeginWrite(root, deep)
+	release, err := h.locks.BeginWrite(locking.Write{Name: root, Deep: deep, Member: member}, nil)
 	if err == webdav.ErrLocked {
 		return nil, httperr.New(http.StatusLocked, "resource is locked by a WebDAV client")
 	}

@@ -423,11 +423,11 @@ func TestWebDAVLockBlocksFileAPI(t *testing.T) {
 	e := newEnv(t)
 	e.write("doc.txt", "v1")
 	e.write("dir/inner.txt", "x")
-	token, err := e.locks.Create(time.Now(), webdav.LockDetails{Root: "/doc.txt", Duration: time.Minute, ZeroDepth: true})
+	token, err := e.locks.LockView().Create(time.Now(), webdav.LockDetails{Root: "/doc.txt", Duration: time.Minute, ZeroDepth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner, err := e.locks.Create(time.Now(), webdav.LockDetails{Root: "/dir/inner.txt", Duration: time.Minute, ZeroDepth: true})
+	inner, err := e.locks.LockView().Create(time.Now(), webdav.LockDetails{Root: "/dir/inner.txt", Duration: time.Minute, ZeroDepth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,5 +452,33 @@ func TestWebDAVLockBlocksFileAPI(t *testing.T) {
 	e.locks.Unlock(time.Now(), inner)
 	if resp, _ := e.do("POST", "/file/doc.txt", strings.NewReader("v2")); resp.StatusCode != 200 {
 		t.Errorf("POST after UNLOCK = %d", resp.StatusCode)
+	}
+}
+
+// TestInterruptedJSONAppend: an append typed application/json whose client
+// disconnects is rolled back like any other (the move-body sniffing must
+// not turn a cut body into a clean one).
+func TestInterruptedJSONAppend(t *testing.T) {
+	e := newEnv(t)
+	e.write("log.txt", "l1\n")
+	for _, n := range []int{52, 100 << 10} {
+		conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "PUT /file/log.txt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", n+1000)
+		conn.Write(bytes.Repeat([]byte("j"), n))
+		conn.(*net.TCPConn).CloseWrite()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err == nil {
+			if resp.StatusCode != 400 {
+				t.Errorf("cut JSON append of %d bytes answered %d", n, resp.StatusCode)
+			}
+			resp.Body.Close()
+		}
+		conn.Close()
+		if got, _ := e.read("log.txt"); got != "l1\n" {
+			t.Errorf("after a cut JSON append of %d bytes the file has %d bytes", n, len(got))
+		}
 	}
 }

@@ -21,7 +21,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string) er
 	if !ok {
 		return httperr.New(http.StatusBadRequest, "invalid X-Expected-Entity-Length")
 	}
-	release, err := h.lock(name, false)
+	release, err := h.lock(name, false, true)
 	if err != nil {
 		return err
 	}
@@ -48,20 +48,19 @@ const maxMoveBody = 64 << 10
 func (h *Handler) put(w http.ResponseWriter, r *http.Request, name string) error {
 	body := io.Reader(r.Body)
 	if isJSON(r.Header.Get("Content-Type")) {
-		head := make([]byte, maxMoveBody+1)
-		n, err := io.ReadFull(r.Body, head)
-		head = head[:n]
-		switch {
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		head, err := io.ReadAll(io.LimitReader(r.Body, maxMoveBody+1))
+		if err != nil {
+			// The client went away before the body ended: nothing to append.
+			return storageIncomplete(err)
+		}
+		if len(head) <= maxMoveBody {
 			if target, ok := moveTarget(head); ok {
 				return h.move(w, r, name, target)
 			}
-		case err != nil:
-			return storageIncomplete(err)
 		}
 		body = io.MultiReader(bytes.NewReader(head), r.Body)
 	}
-	release, err := h.lock(name, false)
+	release, err := h.lock(name, false, false)
 	if err != nil {
 		return err
 	}
@@ -109,12 +108,12 @@ func (h *Handler) move(w http.ResponseWriter, r *http.Request, name, target stri
 	if err != nil {
 		return err
 	}
-	releaseSrc, err := h.lock(name, src)
+	releaseSrc, err := h.lock(name, src, true)
 	if err != nil {
 		return err
 	}
 	defer releaseSrc()
-	releaseDst, err := h.lock(dst, src)
+	releaseDst, err := h.lock(dst, src, true)
 	if err != nil {
 		return err
 	}
@@ -132,7 +131,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, name string) er
 	if err != nil {
 		return err
 	}
-	release, err := h.lock(name, isDir)
+	release, err := h.lock(name, isDir, true)
 	if err != nil {
 		return err
 	}

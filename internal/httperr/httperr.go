@@ -32,7 +32,7 @@ var mapping = []struct {
 	{storage.ErrIsDir, http.StatusConflict, "is a directory"},
 	{storage.ErrNotDir, http.StatusConflict, "a parent is not a directory"},
 	{storage.ErrNotEmpty, http.StatusConflict, "directory not empty"},
-	{storage.ErrIntoItself, http.StatusConflict, "cannot move a directory into itself"},
+	{storage.ErrIntoItself, http.StatusConflict, "source and destination overlap"},
 	{storage.ErrNoSpace, StatusInsufficientStorage, "insufficient storage"},
 	{storage.ErrReadOnly, http.StatusServiceUnavailable, "storage is read-only"},
 	{storage.ErrIncomplete, http.StatusBadRequest, "request body ended before its announced length"},

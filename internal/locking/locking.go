@@ -1,17 +1,27 @@
-// Package locking is the one lock system of both APIs: WebDAV's LOCK/UNLOCK
-// state (x/net/webdav's in-memory LockSystem) plus the writes in progress
-// through /file/ and WebDAV PUT.
+// Package locking is the one lock system of both APIs: the WebDAV locks
+// clients take with LOCK (RFC 4918 §6, §7: exclusive write locks, depth 0 or
+// infinity, with timeouts) and the writes in progress through /file/ and
+// WebDAV.
 //
-// A write must not modify a resource a WebDAV client has locked (423), and a
-// client must not be granted a LOCK on a resource being written. But writes
-// must not exclude each other: sixteen pipeline pods appending to one file
-// at once are serialized by storage, not refused. x/net/webdav's way, a
-// short exclusive lock around every write, refuses them with 423; here a
-// write is registered as in progress instead, and only Create (new locks)
-// checks against it.
+// A write must not modify a resource locked by a lock whose token the
+// request did not submit (423), and a client must not be granted a LOCK on
+// a resource while it is being written. But writes never exclude each
+// other: sixteen pipeline pods appending to one file at once are ordered by
+// storage, not refused. (x/net/webdav's in-memory lock system proves "no
+// other lock" by taking a short exclusive lock around each write, which
+// refuses concurrent writes with 423, and marks a confirmed lock "held" for
+// a whole request, which fails a refresh or a parallel request of the lock's
+// own owner. Neither happens here.)
+//
+// Names are slash-rooted lock names ("/", "/a/b"), the form x/net/webdav
+// uses; the dav package derives them from storage.Clean.
 package locking
 
 import (
+	"crypto/rand"
+	"fmt"
+	"path"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,109 +29,253 @@ import (
 	"golang.org/x/net/webdav"
 )
 
-// System is a webdav.LockSystem that also knows the writes in progress.
-type System struct {
-	ls webdav.LockSystem
+// Lock is a granted WebDAV lock.
+type Lock struct {
+	Token    string
+	Root     string        // lock name of the locked resource
+	Deep     bool          // depth infinity: also locks everything below Root
+	OwnerXML string        // the <owner> the client sent, verbatim
+	Duration time.Duration // negative: infinite
+	Expires  time.Time     // zero when infinite
+}
 
+// Details is the Lock in x/net/webdav's form.
+func (l *Lock) Details() webdav.LockDetails {
+	return webdav.LockDetails{Root: l.Root, Duration: l.Duration, OwnerXML: l.OwnerXML, ZeroDepth: !l.Deep}
+}
+
+// System holds locks and writes in progress. The zero value is not usable;
+// call New.
+type System struct {
 	mu     sync.Mutex
-	writes map[string]*write // by lock name ("/a/b")
+	locks  map[string]*Lock  // by token
+	writes map[string]*write // by name
+	now    func() time.Time
 }
 
 type write struct {
 	n    int // writes in progress on this name
-	deep int // how many of them cover everything below (directory delete/move)
+	deep int // how many of them cover everything below it
 }
-
-var _ webdav.LockSystem = (*System)(nil)
 
 // New returns an empty lock system.
 func New() *System {
-	return &System{ls: webdav.NewMemLS(), writes: make(map[string]*write)}
+	return &System{locks: make(map[string]*Lock), writes: make(map[string]*write), now: time.Now}
 }
 
-// BeginWrite registers a write to name (a slash-rooted lock name; deep when
-// it covers everything below, as deleting or moving a directory does). It
-// fails with webdav.ErrLocked when a lock held by a WebDAV client covers
-// name (or, for a deep write, anything below it). The returned func ends the
-// write.
-func (s *System) BeginWrite(name string, deep bool) (func(), error) {
-	now := time.Now()
+// Name canonicalises a lock name: slash-rooted, no "." or empty elements.
+func Name(name string) string {
+	return path.Clean("/" + name)
+}
+
+// under reports whether name is strictly below dir.
+func under(name, dir string) bool {
+	return dir == "/" && name != "/" || strings.HasPrefix(name, dir+"/")
+}
+
+// covers reports whether something rooted at root (with deep: and below)
+// includes name.
+func covers(root string, deep bool, name string) bool {
+	return root == name || (deep && under(name, root))
+}
+
+// expire drops locks whose timeout has passed. Callers hold mu.
+func (s *System) expire() {
+	now := s.now()
+	for tok, l := range s.locks {
+		if !l.Expires.IsZero() && !now.Before(l.Expires) {
+			delete(s.locks, tok)
+		}
+	}
+}
+
+// Write describes what a request modifies.
+type Write struct {
+	Name string // lock name of the resource written
+	// Deep: the write covers everything below Name too (deleting, moving or
+	// copying over a collection).
+	Deep bool
+	// Member: the write adds Name to its parent collection or removes it
+	// (create, delete, move). A lock on the parent of any depth then
+	// applies too: RFC 4918 §7.5, a lock on a collection protects its
+	// membership.
+	Member bool
+}
+
+// inTheWay lists the locks that w would violate unless their tokens were
+// submitted. Callers hold mu.
+func (s *System) inTheWay(w Write) []*Lock {
+	var out []*Lock
+	par := path.Dir(w.Name)
+	for _, l := range s.locks {
+		if covers(l.Root, l.Deep, w.Name) || (w.Deep && under(l.Root, w.Name)) ||
+			(w.Member && w.Name != "/" && l.Root == par) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// BeginWrite registers w as in progress. It fails with webdav.ErrLocked
+// when a lock is in its way whose token is not among tokens (the tokens the
+// request submitted in its If header). The returned func ends the write.
+func (s *System) BeginWrite(w Write, tokens []string) (func(), error) {
+	name := Name(w.Name)
+	w.Name = name
+	deep := w.Deep
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Creating and dropping a lock is the lock system's own test of "could
-	// anyone else's lock be in the way"; it checks ancestors, and with
-	// ZeroDepth false, descendants too.
-	token, err := s.ls.Create(now, webdav.LockDetails{Root: name, Duration: -1, ZeroDepth: !deep})
-	if err != nil {
-		return nil, err
+	s.expire()
+	for _, l := range s.inTheWay(w) {
+		if !contains(tokens, l.Token) {
+			return nil, webdav.ErrLocked
+		}
 	}
-	s.ls.Unlock(now, token)
-	w := s.writes[name]
-	if w == nil {
-		w = &write{}
-		s.writes[name] = w
+	wr := s.writes[name]
+	if wr == nil {
+		wr = &write{}
+		s.writes[name] = wr
 	}
-	w.n++
+	wr.n++
 	if deep {
-		w.deep++
+		wr.deep++
 	}
+	var once sync.Once
 	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		w.n--
-		if deep {
-			w.deep--
-		}
-		if w.n == 0 {
-			delete(s.writes, name)
-		}
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			wr.n--
+			if deep {
+				wr.deep--
+			}
+			if wr.n == 0 {
+				delete(s.writes, name)
+			}
+		})
 	}, nil
 }
 
-// Create grants a lock unless it conflicts with a lock already held or with
-// a write in progress.
-func (s *System) Create(now time.Time, details webdav.LockDetails) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	root := clean(details.Root)
-	for name, w := range s.writes {
-		if covers(root, !details.ZeroDepth, name) || (w.deep > 0 && covers(name, true, root)) {
-			return "", webdav.ErrLocked
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
 		}
 	}
-	return s.ls.Create(now, details)
+	return false
 }
 
-// covers reports whether a lock or write at root (with deep: and everything
-// below it) includes name.
-func covers(root string, deep bool, name string) bool {
-	if root == name {
-		return true
+// Lock grants a new exclusive write lock, or fails with webdav.ErrLocked
+// when it would overlap a lock already granted or a write in progress.
+func (s *System) Lock(d webdav.LockDetails) (*Lock, error) {
+	root := Name(d.Root)
+	deep := !d.ZeroDepth
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	for _, l := range s.locks {
+		if covers(l.Root, l.Deep, root) || covers(root, deep, l.Root) {
+			return nil, webdav.ErrLocked
+		}
 	}
-	if !deep {
-		return false
+	for name, w := range s.writes {
+		if covers(root, deep, name) || (w.deep > 0 && under(root, name)) {
+			return nil, webdav.ErrLocked
+		}
 	}
-	return root == "/" || strings.HasPrefix(name, root+"/")
-}
-
-func clean(name string) string {
-	if name == "" || name == "/" {
-		return "/"
+	l := &Lock{Token: newToken(), Root: root, Deep: deep, OwnerXML: d.OwnerXML, Duration: d.Duration}
+	if d.Duration >= 0 {
+		l.Expires = s.now().Add(d.Duration)
 	}
-	name = "/" + strings.Trim(name, "/")
-	return name
+	s.locks[l.Token] = l
+	return l, nil
 }
 
-// Confirm, Refresh and Unlock are the lock system's own.
-
-func (s *System) Confirm(now time.Time, name0, name1 string, conditions ...webdav.Condition) (func(), error) {
-	return s.ls.Confirm(now, name0, name1, conditions...)
+// newToken returns an RFC 4918 §6.5 lock token: a urn:uuid URI (RFC 9562
+// version 4), unique over space and time.
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-func (s *System) Refresh(now time.Time, token string, duration time.Duration) (webdav.LockDetails, error) {
-	return s.ls.Refresh(now, token, duration)
+// Get returns the live lock with token.
+func (s *System) Get(token string) (*Lock, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	l, ok := s.locks[token]
+	if !ok {
+		return nil, false
+	}
+	c := *l
+	return &c, true
 }
 
+// Covers reports whether token names a live lock that covers name: the
+// state-token condition of an If header (RFC 4918 §10.4.8).
+func (s *System) Covers(token, name string) bool {
+	l, ok := s.Get(token)
+	return ok && covers(l.Root, l.Deep, Name(name))
+}
+
+// Discover returns the live locks that cover name, for lockdiscovery.
+func (s *System) Discover(name string) []Lock {
+	name = Name(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	var out []Lock
+	for _, l := range s.locks {
+		if covers(l.Root, l.Deep, name) {
+			out = append(out, *l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Root < out[j].Root })
+	return out
+}
+
+// Refresh restarts a lock's timeout.
+func (s *System) Refresh(now time.Time, token string, d time.Duration) (webdav.LockDetails, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	l, ok := s.locks[token]
+	if !ok {
+		return webdav.LockDetails{}, webdav.ErrNoSuchLock
+	}
+	l.Duration = d
+	l.Expires = time.Time{}
+	if d >= 0 {
+		l.Expires = s.now().Add(d)
+	}
+	return l.Details(), nil
+}
+
+// Unlock removes a lock.
 func (s *System) Unlock(now time.Time, token string) error {
-	return s.ls.Unlock(now, token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	if _, ok := s.locks[token]; !ok {
+		return webdav.ErrNoSuchLock
+	}
+	delete(s.locks, token)
+	return nil
+}
+
+// Release removes every lock rooted at name or below it: what a DELETE
+// removed, or a MOVE took away, is no longer locked (RFC 4918 §9.6, §9.9.4;
+// x/net/webdav keeps them, golang/go#42839).
+func (s *System) Release(name string) {
+	name = Name(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok, l := range s.locks {
+		if covers(name, true, l.Root) {
+			delete(s.locks, tok)
+		}
+	}
 }

@@ -69,9 +69,12 @@ func (s *Store) lockForAppend(ctx context.Context, name string) (*os.File, func(
 		f.Close()
 		return nil, nil, pathErr("append", name, err)
 	}
-	if err := lockFile(f, true); err != nil {
+	if err := lockFileCtx(ctx, f); err != nil {
 		unlock()
 		f.Close()
+		if ctx.Err() != nil {
+			return nil, nil, pathErr("append", name, ctx.Err())
+		}
 		return nil, nil, wrap("append", name, err)
 	}
 	release := func() {
@@ -112,11 +115,12 @@ func (s *Store) appendLocked(f *os.File, name string, src io.Reader) (AppendResu
 	return AppendResult{Info: fi, Size: n}, nil
 }
 
-// lockTable serializes appends per file inside this process. Waiting honours
-// the request's context, so a client that gives up stops waiting.
-type lockTable struct {
+// lockTable serializes work per key (a file's identity for appends, a name
+// for commits) inside this process. Waiting honours the request's context,
+// so a client that gives up stops waiting.
+type lockTable[K comparable] struct {
 	mu    sync.Mutex
-	locks map[fileKey]*tableLock
+	locks map[K]*tableLock
 }
 
 type tableLock struct {
@@ -124,10 +128,10 @@ type tableLock struct {
 	refs int
 }
 
-func (t *lockTable) lock(ctx context.Context, key fileKey) (func(), error) {
+func (t *lockTable[K]) lock(ctx context.Context, key K) (func(), error) {
 	t.mu.Lock()
 	if t.locks == nil {
-		t.locks = make(map[fileKey]*tableLock)
+		t.locks = make(map[K]*tableLock)
 	}
 	l := t.locks[key]
 	if l == nil {

@@ -203,3 +203,29 @@ func ExampleStore_Append() {
 	fmt.Println(n)
 	// Output: 2
 }
+
+// TestAppendFlockWaitHonoursContext: a request waiting for another
+// process's flock gives up when its client does.
+func TestAppendFlockWaitHonoursContext(t *testing.T) {
+	s1, dir := newStore(t)
+	s2, err := Open(dir, Options{})
+	must(t, err)
+	defer s2.Close()
+	must(t, os.WriteFile(filepath.Join(dir, "f"), nil, 0o644))
+	g := &gate{release: make(chan struct{}), started: make(chan struct{}), data: strings.NewReader("x")}
+	done := make(chan struct{})
+	go func() {
+		s2.Append(context.Background(), "f", g) // "another process" holds the flock
+		close(done)
+	}()
+	<-g.started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = s1.Append(ctx, "f", strings.NewReader("y"))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("append waiting on a flock = %v after %v", err, time.Since(start))
+	}
+	close(g.release)
+	<-done
+}

@@ -19,6 +19,12 @@ type CreateOptions struct {
 	// ModTime, when not zero, becomes the file's modification time
 	// (X-OC-Mtime, rclone's modtime preservation).
 	ModTime time.Time
+	// Check, when set, is called with the target's current FileInfo (nil
+	// when it does not exist) just before the rename, under a lock that no
+	// other commit of the same name can pass: a precondition (If-Match,
+	// If-None-Match) checked there cannot be overtaken by a concurrent
+	// upload. An error aborts the upload and is returned.
+	Check func(current fs.FileInfo) error
 }
 
 // CreateResult describes a committed file.
@@ -181,8 +187,20 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)
 	}
-	_, statErr := a.s.root.Lstat(a.name)
-	created := statErr != nil
+	unlock, _ := a.s.commits.lock(context.Background(), a.name)
+	defer unlock()
+	cur, statErr := a.s.root.Stat(a.name)
+	if statErr != nil {
+		cur = nil
+	}
+	if a.opt.Check != nil {
+		if err := a.opt.Check(cur); err != nil {
+			a.Abort()
+			return CreateResult{}, err
+		}
+	}
+	_, lstatErr := a.s.root.Lstat(a.name)
+	created := lstatErr != nil
 	if err := a.s.root.Rename(a.tmp, a.name); err != nil {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)

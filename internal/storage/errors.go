@@ -27,7 +27,7 @@ var (
 	ErrReadOnly    = errors.New("volume is read-only")
 	ErrIncomplete  = errors.New("body ended before its announced length")
 	ErrTooLarge    = errors.New("body larger than its announced length")
-	ErrIntoItself  = errors.New("cannot move a directory into itself")
+	ErrIntoItself  = errors.New("source and destination overlap")
 	ErrNameTooLong = errors.New("name too long")
 )
 

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,8 +76,12 @@ func TestMove(t *testing.T) {
 	if err != nil || !replaced || readFile(t, filepath.Join(dir, "d/sub/f")) != "g" {
 		t.Errorf("move with overwrite = %v, %v", replaced, err)
 	}
-	if _, err := s.Move(ctx, "d/sub/f", "d", MoveOptions{Overwrite: true}); !errors.Is(err, ErrIsDir) {
-		t.Errorf("move onto a directory = %v, want ErrIsDir", err)
+	if _, err := s.Move(ctx, "d/sub/f", "d", MoveOptions{Overwrite: true, Replace: true}); !errors.Is(err, ErrIntoItself) {
+		t.Errorf("move onto its own ancestor = %v, want ErrIntoItself", err)
+	}
+	must(t, os.Mkdir(filepath.Join(dir, "other"), 0o755))
+	if _, err := s.Move(ctx, "d/sub/f", "other", MoveOptions{Overwrite: true}); !errors.Is(err, ErrIsDir) {
+		t.Errorf("move onto a directory without Replace = %v, want ErrIsDir", err)
 	}
 	if _, err := s.Move(ctx, "d", "new/place/d2", MoveOptions{MakeParents: true}); err != nil {
 		t.Fatalf("move a directory into new parents: %v", err)
@@ -172,5 +177,106 @@ func TestReady(t *testing.T) {
 	}
 	if tf := tempFiles(t, dir); len(tf) != 0 {
 		t.Errorf("probe left %v", tf)
+	}
+}
+
+func TestCopy(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	must(t, os.MkdirAll(filepath.Join(dir, "src/sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "src/a"), []byte("A"), 0o640))
+	must(t, os.WriteFile(filepath.Join(dir, "src/sub/b"), []byte("B"), 0o644))
+	must(t, os.Symlink("..", filepath.Join(dir, "src/sub/up"))) // a loop if followed
+	must(t, os.WriteFile(filepath.Join(dir, "src/.davnas-tmp-x"), []byte("tmp"), 0o644))
+
+	if replaced, err := s.Copy(ctx, "src", "dst", CopyOptions{}); err != nil || replaced {
+		t.Fatalf("Copy = %v, %v", replaced, err)
+	}
+	if readFile(t, filepath.Join(dir, "dst/sub/b")) != "B" || readFile(t, filepath.Join(dir, "dst/a")) != "A" {
+		t.Error("content not copied")
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "dst/a")); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+	if target, err := os.Readlink(filepath.Join(dir, "dst/sub/up")); err != nil || target != ".." {
+		t.Errorf("link copied as %q, %v", target, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dst/.davnas-tmp-x")); err == nil {
+		t.Error("a temp file was copied")
+	}
+	for _, tc := range []struct {
+		from, to string
+		want     error
+	}{
+		{"src", "src/sub/inside", ErrIntoItself},
+		{"src/sub", "src", ErrIntoItself},
+		{"src", "src", ErrIntoItself},
+		{"src", "dst", ErrExists},
+		{"missing", "x", ErrNotFound},
+		{"src/a", "nope/a", ErrNotFound},
+		{"src/a", "src/a/b", ErrIntoItself},
+		{"src/sub/b", "src/a/x", ErrNotDir},
+	} {
+		if _, err := s.Copy(ctx, tc.from, tc.to, CopyOptions{}); !errors.Is(err, tc.want) {
+			t.Errorf("Copy(%s, %s) = %v, want %v", tc.from, tc.to, err, tc.want)
+		}
+	}
+	// Overwrite a directory with a file and a file with a directory.
+	if replaced, err := s.Copy(ctx, "src/a", "dst", CopyOptions{Overwrite: true}); err != nil || !replaced {
+		t.Fatalf("file over dir = %v, %v", replaced, err)
+	}
+	if readFile(t, filepath.Join(dir, "dst")) != "A" {
+		t.Error("dst is not the file")
+	}
+	if _, err := s.Copy(ctx, "src", "dst", CopyOptions{Overwrite: true, Shallow: true}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "dst")); len(entries) != 0 {
+		t.Errorf("shallow copy has %d members", len(entries))
+	}
+	if tf := tempFiles(t, dir); len(tf) != 1 { // only the planted src/.davnas-tmp-x
+		t.Errorf("temp entries left: %v", tf)
+	}
+}
+
+func TestCommitCheck(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	errStale := errors.New("stale")
+	first, err := s.NewAtomicFile("f", CreateOptions{ExpectedSize: -1, Check: func(cur fs.FileInfo) error {
+		if cur != nil {
+			return errStale
+		}
+		return nil
+	}})
+	must(t, err)
+	second, err := s.NewAtomicFile("f", CreateOptions{ExpectedSize: -1, Check: func(cur fs.FileInfo) error {
+		if cur != nil {
+			return errStale
+		}
+		return nil
+	}})
+	must(t, err)
+	first.Write([]byte("1"))
+	second.Write([]byte("2"))
+	if _, err := first.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Commit(); !errors.Is(err, errStale) {
+		t.Errorf("second create-only commit = %v", err)
+	}
+	if n, _ := s.Lines(ctx, "f"); n != 1 {
+		t.Error("file missing")
+	}
+}
+
+func TestMkdirAllThroughAFile(t *testing.T) {
+	s, dir := newStore(t)
+	must(t, os.WriteFile(filepath.Join(dir, "f"), nil, 0o644))
+	if _, err := s.Create(context.Background(), "f/g/h", strings.NewReader(""), CreateOptions{MakeParents: true, ExpectedSize: -1}); !errors.Is(err, ErrNotDir) {
+		t.Errorf("Create under a file = %v", err)
+	}
+	if _, err := s.Create(context.Background(), "x/y/z", strings.NewReader("z"), CreateOptions{MakeParents: true, ExpectedSize: -1}); err != nil {
+		t.Errorf("Create with new parents = %v", err)
 	}
 }

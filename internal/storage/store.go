@@ -25,7 +25,8 @@ type Options struct {
 type Store struct {
 	root    *os.Root
 	fsync   bool
-	appends lockTable
+	appends lockTable[fileKey] // appends, by file identity
+	commits lockTable[string]  // precondition checks + renames, by name
 }
 
 // Open opens (creating it if missing) the directory dir as a Store and checks
@@ -188,8 +189,14 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 // MoveOptions tunes Move.
 type MoveOptions struct {
 	// Overwrite replaces an existing file at the destination (atomically,
-	// by rename). A directory at the destination is never replaced.
+	// by rename). A directory at the destination is replaced only with
+	// Replace as well.
 	Overwrite bool
+	// Replace, with Overwrite, lets a directory replace a file or a
+	// directory and a file replace a directory (WebDAV MOVE). The old
+	// destination is first renamed aside under a hidden name, and renamed
+	// back if the move fails, so nothing is lost before the move is sure.
+	Replace bool
 	// MakeParents creates missing parent directories of the destination.
 	MakeParents bool
 }
@@ -223,12 +230,19 @@ func (s *Store) Move(ctx context.Context, from, to string, opt MoveOptions) (rep
 			return false, err
 		}
 	}
+	if strings.HasPrefix(src, dst+"/") {
+		// Replacing an ancestor would remove the source with it.
+		return false, pathErr("move", dst, ErrIntoItself)
+	}
 	if dfi, err := s.root.Lstat(dst); err == nil {
 		if !opt.Overwrite {
 			return false, pathErr("move", dst, ErrExists)
 		}
-		if dfi.IsDir() {
-			return false, pathErr("move", dst, ErrIsDir)
+		if dfi.IsDir() || sfi.IsDir() {
+			if !opt.Replace {
+				return false, pathErr("move", dst, ErrIsDir)
+			}
+			return true, s.replace(src, dst)
 		}
 		replaced = true
 	}
@@ -244,21 +258,53 @@ func (s *Store) Move(ctx context.Context, from, to string, opt MoveOptions) (rep
 	return replaced, nil
 }
 
-// mkdirAll creates dir and its parents inside the root.
+// replace renames from over an existing to whose kind differs (or which is
+// a directory): to is renamed aside first and back if the rename fails; the
+// aside copy is removed only once from is in place.
+func (s *Store) replace(from, to string) error {
+	aside := joinName(parent(to), tempPrefix+"aside-"+randomSuffix())
+	if err := s.root.Rename(to, aside); err != nil {
+		return wrap("move", to, err)
+	}
+	if err := s.root.Rename(from, to); err != nil {
+		s.root.Rename(aside, to)
+		return wrap("move", to, err)
+	}
+	if err := s.syncDir(parent(to)); err != nil {
+		return err
+	}
+	if parent(from) != parent(to) {
+		if err := s.syncDir(parent(from)); err != nil {
+			return err
+		}
+	}
+	return wrap("move", to, s.root.RemoveAll(aside))
+}
+
+// mkdirAll creates dir and its missing parents inside the root. With fsync
+// on, each new directory's entry is synced in its parent, so a file
+// acknowledged in a new directory survives a power loss with its path.
 func (s *Store) mkdirAll(dir string) error {
 	if dir == "." {
 		return nil
 	}
-	if fi, err := s.root.Stat(dir); err == nil {
+	fi, err := s.root.Stat(dir)
+	if err == nil {
 		if fi.IsDir() {
 			return nil
 		}
 		return pathErr("mkdir", dir, ErrNotDir)
 	}
-	if err := s.root.MkdirAll(dir, 0o755); err != nil {
+	if c := classify(err); c != ErrNotFound {
+		return pathErr("mkdir", dir, c)
+	}
+	if err := s.mkdirAll(parent(dir)); err != nil {
+		return err
+	}
+	if err := s.root.Mkdir(dir, 0o755); err != nil && classify(err) != ErrExists {
 		return wrap("mkdir", dir, err)
 	}
-	return nil
+	return s.syncDir(parent(dir))
 }
 
 // syncDir makes a directory's entries durable when fsync is on.

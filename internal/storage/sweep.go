@@ -14,10 +14,11 @@ import (
 // locking it.
 const staleAfter = time.Minute
 
-// SweepTemp removes the temporary files that uploads interrupted by a crash
-// (kill -9, node loss) left behind, and reports how many it removed. A
-// temporary file whose flock is held belongs to an upload in progress, here
-// or in another process on the same volume, and is kept.
+// SweepTemp removes the temporary files (and directories: copies, and
+// destinations set aside by a replace) that a crash (kill -9, node loss)
+// left behind, and reports how many it removed. One whose flock is held
+// belongs to an upload or copy in progress, here or in another process on
+// the same volume, and is kept.
 func (s *Store) SweepTemp(ctx context.Context) (int, error) {
 	removed := 0
 	err := fs.WalkDir(s.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
@@ -27,11 +28,14 @@ func (s *Store) SweepTemp(ctx context.Context) (int, error) {
 		if err != nil {
 			return nil // unreadable directory: nothing of ours can be in it
 		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
+		if !strings.HasPrefix(d.Name(), tempPrefix) {
 			return nil
 		}
 		if s.removeIfStale(name) {
 			removed++
+		}
+		if d.IsDir() {
+			return fs.SkipDir // a copy in progress, or removed just now
 		}
 		return nil
 	})
@@ -45,11 +49,14 @@ func (s *Store) removeIfStale(name string) bool {
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < staleAfter {
+	if err != nil || time.Since(fi.ModTime()) < staleAfter {
 		return false
 	}
 	if lockFile(f, false) != nil {
-		return false // an upload in progress holds it
+		return false // an upload or copy in progress holds it
+	}
+	if fi.IsDir() {
+		return s.root.RemoveAll(name) == nil
 	}
 	return s.root.Remove(name) == nil
 }

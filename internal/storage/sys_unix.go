@@ -3,9 +3,12 @@
 package storage
 
 import (
+	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 )
 
 // fileKey identifies a file independently of its names.
@@ -41,6 +44,25 @@ func lockFile(f *os.File, wait bool) error {
 			}
 		}
 	})
+}
+
+// lockFileCtx takes an exclusive flock(2) on f, waiting for another
+// process's lock by polling, so the wait ends when ctx does (a blocking
+// flock would pin an OS thread until the other process let go).
+func lockFileCtx(ctx context.Context, f *os.File) error {
+	delay := time.Millisecond
+	for {
+		err := lockFile(f, false)
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
 }
 
 // control runs fn on f's descriptor without switching it to blocking mode
