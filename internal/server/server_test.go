@@ -255,3 +255,27 @@ func TestNewRejectsBadRoot(t *testing.T) {
 		t.Errorf("New(root=file) = %v", err)
 	}
 }
+
+// TestFullVolume: uploads to a full volume answer 507 through both APIs,
+// leave the old file and no temp file, and reads go on.
+func TestFullVolume(t *testing.T) {
+	dir := testutil.Tmpfs(t, "1m")
+	os.WriteFile(dir+"/keep.txt", []byte("old"), 0o644)
+	e := newEnv(t, dir)
+	big := strings.Repeat("x", 3<<20)
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/file/keep.txt"}, {"PUT", "/file/keep.txt"}, {"PUT", "/dav/keep.txt"}, {"POST", "/file/new.bin"},
+	} {
+		resp, body := e.do(r.method, r.path, big)
+		if resp.StatusCode != http.StatusInsufficientStorage || body != "insufficient storage\n" {
+			t.Errorf("%s %s on a full volume = %d %q", r.method, r.path, resp.StatusCode, body)
+		}
+	}
+	if _, body := e.do("GET", "/file/keep.txt", ""); body != "old" {
+		t.Errorf("keep.txt = %q", body)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("volume holds %d entries, want only keep.txt", len(entries))
+	}
+}
