@@ -6,6 +6,7 @@ require (
 	github.com/gorilla/handlers v1.5.2
 	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.50.0
 )
 
 require (

@@ -16,14 +16,15 @@ import (
 
 // Config is everything `davnas serve` needs.
 type Config struct {
-	Root              string        // directory served
-	Listen            string        // host:port
-	DAVPrefix         string        // URL path of WebDAV, normalised to "/x/" ("/" for the root)
-	Fsync             bool          // sync data and directory before acknowledging writes
-	LogFormat         string        // text or json
-	LogLevel          string        // debug, info, warn or error
-	ShutdownGrace     time.Duration // how long SIGTERM waits for transfers
-	TrustProxyHeaders bool          // take client address and scheme from X-Forwarded-*
+	Root               string        // directory served
+	Listen             string        // host:port
+	DAVPrefix          string        // URL path of WebDAV, normalised to "/x/" ("/" for the root)
+	Fsync              bool          // sync data and directory before acknowledging writes
+	LogFormat          string        // text or json
+	LogLevel           string        // debug, info, warn or error
+	ShutdownGrace      time.Duration // how long SIGTERM waits for transfers
+	TrustProxyHeaders  bool          // take client address and scheme from X-Forwarded-*
+	AllowInfiniteDepth bool          // PROPFIND Depth: infinity walks the whole tree
 }
 
 // Defaults. Port 3000 and ./data keep http-nas's URLs and a run command that
@@ -58,6 +59,7 @@ const (
 	flagLogLevel    = "log-level"
 	flagGrace       = "shutdown-grace"
 	flagTrustProxy  = "trust-proxy-headers"
+	flagInfinite    = "allow-infinite-depth"
 	envPortHTTPNAS  = "PORT"
 	envRootHTTPNAS  = "STORAGE_PATH"
 	envPrefix       = "DAVNAS_"
@@ -93,6 +95,9 @@ func Flags() []cli.Flag {
 		&cli.BoolFlag{Name: flagTrustProxy, Value: false, Category: categoryHTTP,
 			EnvVars: []string{env(flagTrustProxy)},
 			Usage:   "take the client address and scheme from X-Forwarded-For/-Proto (only behind a proxy you control)"},
+		&cli.BoolFlag{Name: flagInfinite, Value: false, Category: categoryHTTP,
+			EnvVars: []string{env(flagInfinite)},
+			Usage:   "answer WebDAV PROPFIND with Depth: infinity (a walk of the whole tree) instead of 403"},
 		&cli.StringFlag{Name: flagLogFormat, Value: d.LogFormat, Category: categoryLog,
 			EnvVars: []string{env(flagLogFormat)},
 			Usage:   "log format: text or json"},
@@ -107,14 +112,15 @@ func Flags() []cli.Flag {
 // neither --listen nor DAVNAS_LISTEN is set.
 func FromCLI(c *cli.Context, lookupEnv func(string) (string, bool)) (Config, error) {
 	cfg := Config{
-		Root:              c.String(flagRoot),
-		Listen:            c.String(flagListen),
-		DAVPrefix:         c.String(flagDAVPrefix),
-		Fsync:             c.Bool(flagFsync),
-		LogFormat:         c.String(flagLogFormat),
-		LogLevel:          c.String(flagLogLevel),
-		ShutdownGrace:     c.Duration(flagGrace),
-		TrustProxyHeaders: c.Bool(flagTrustProxy),
+		Root:               c.String(flagRoot),
+		Listen:             c.String(flagListen),
+		DAVPrefix:          c.String(flagDAVPrefix),
+		Fsync:              c.Bool(flagFsync),
+		LogFormat:          c.String(flagLogFormat),
+		LogLevel:           c.String(flagLogLevel),
+		ShutdownGrace:      c.Duration(flagGrace),
+		TrustProxyHeaders:  c.Bool(flagTrustProxy),
+		AllowInfiniteDepth: c.Bool(flagInfinite),
 	}
 	if !c.IsSet(flagListen) && lookupEnv != nil {
 		if port, ok := lookupEnv(envPortHTTPNAS); ok && port != "" {

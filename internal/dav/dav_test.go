@@ -33,7 +33,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	locks := locking.New()
-	srv := newTestServer(New("/dav/", store, locks, nil))
+	srv := newTestServer(New("/dav/", store, locks, Options{}, nil))
 	t.Cleanup(func() { srv.Close(); store.Close() })
 	return &env{t: t, dir: dir, srv: srv, locks: locks}
 }
@@ -150,7 +150,7 @@ func TestInterruptedPut(t *testing.T) {
 	}
 }
 
-type multistatus struct {
+type msDoc struct {
 	Responses []struct {
 		Href  string `xml:"href"`
 		Props []struct {
@@ -163,10 +163,10 @@ type multistatus struct {
 	} `xml:"response"`
 }
 
-func (e *env) propfind(path, depth string) multistatus {
+func (e *env) propfind(path, depth string) msDoc {
 	e.t.Helper()
 	_, body := e.want(207, "PROPFIND", path, "", "Depth", depth)
-	var ms multistatus
+	var ms msDoc
 	if err := xml.Unmarshal([]byte(body), &ms); err != nil {
 		e.t.Fatalf("PROPFIND %s: %v\n%s", path, err, body)
 	}

@@ -1,54 +1,63 @@
-// Package dav serves WebDAV (RFC 4918, classes 1 and 2) over the same
-// storage.Store as the /file/ API. golang.org/x/net/webdav parses and
-// answers PROPFIND, PROPPATCH and LOCK; davnas serves every other method
-// itself, because the library's versions lose data or answer wrongly for
-// real clients:
+// Package dav serves WebDAV (RFC 4918, classes 1 and 2; RFC 4331 quota
+// properties) over the same storage.Store as the /file/ API.
+//
+// It began as golang.org/x/net/webdav with fixes around it; one method at a
+// time, each fix became davnas's own method, because the library's version
+// lost data or answered wrongly for a real client (see
+// docs/ARCHITECTURE.md, "Why davnas serves every WebDAV method itself").
+// Every method is now served here:
 //
 //   - PUT: atomic through the store's one upload path, 201/204, 409 for a
 //     missing parent, 507 on a full disk, Content-Range refused (400),
-//     If-Match/If-None-Match checked again at commit, X-Expected-Entity-Length;
+//     If-Match/If-None-Match checked again at commit, X-Expected-Entity-Length,
+//     X-OC-Mtime and OC-Checksum (rclone's owncloud mode);
 //   - GET/HEAD: the one download path (sendfile, Range, the same ETag as
-//     PROPFIND); an HTML listing for a collection instead of 405;
-//   - COPY/MOVE: everything checked before anything is touched (the library
-//     deletes the destination first), Overwrite defaults to T (§10.6),
-//     Destination compared by path so proxies work, copies built aside and
-//     renamed into place, locks released with what a MOVE took away;
-//   - DELETE, MKCOL, UNLOCK, OPTIONS: correct status codes, locks released
-//     with what was deleted, UNLOCK only within the lock's scope.
+//     PROPFIND); an HTML listing for a collection;
+//   - PROPFIND: streamed as the directory is read, Depth: infinity refused
+//     unless allowed, types from names, quota, checksums, lockdiscovery,
+//     dead properties;
+//   - PROPPATCH: dead properties stored with the file (extended attribute or
+//     sidecar), modification times settable (getlastmodified, lastmodified,
+//     Win32LastModifiedTime), all-or-nothing;
+//   - LOCK/UNLOCK: exclusive and shared write locks of depth 0 or infinity,
+//     refresh, lock-null creation, through the shared locking.System;
+//   - COPY/MOVE/DELETE/MKCOL: everything checked before anything is
+//     touched, copies built aside and renamed into place, locks released
+//     with what was removed.
 //
-// Every request name is checked by storage.Clean before anything else, and
-// requests reach the library with the cleaned path. Locks live in the shared
-// locking.System; the library sees it through a per-request view.
-//
-// It must not touch the disk except through the store.
+// Every request name is checked by storage.Clean before anything else. It
+// must not touch the disk except through the store.
 package dav
 
 import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
-
-	"golang.org/x/net/webdav"
 
 	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
 )
 
+// Options tunes the handler.
+type Options struct {
+	// AllowInfiniteDepth lets PROPFIND walk a whole tree (Depth: infinity);
+	// refused with 403 otherwise (RFC 4918 §9.1, propfind-finite-depth).
+	AllowInfiniteDepth bool
+}
+
 // Handler serves WebDAV under a prefix.
 type Handler struct {
 	prefix string // "/dav", or "" when WebDAV is served at the root
 	store  *storage.Store
 	locks  *locking.System
-	fs     fileSystem
+	opt    Options
 	log    *slog.Logger
-	now    func() time.Time
 }
 
 // New returns a Handler serving store under prefix ("/dav/" or "/dav"; "/"
 // for the root). locks is shared with the /file/ API.
-func New(prefix string, store *storage.Store, locks *locking.System, log *slog.Logger) *Handler {
+func New(prefix string, store *storage.Store, locks *locking.System, opt Options, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -56,9 +65,8 @@ func New(prefix string, store *storage.Store, locks *locking.System, log *slog.L
 		prefix: strings.TrimRight(prefix, "/"),
 		store:  store,
 		locks:  locks,
-		fs:     fileSystem{store: store},
+		opt:    opt,
 		log:    log,
-		now:    time.Now,
 	}
 }
 
@@ -80,8 +88,7 @@ func (h *Handler) strip(p string) (string, bool) {
 	return rest, true
 }
 
-// ServeHTTP is the one place that writes davnas's own error responses;
-// x/net/webdav writes its own.
+// ServeHTTP is the one place that writes error responses.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.serve(w, r); err != nil {
 		httperr.Respond(w, r, err)
@@ -110,55 +117,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.mkcol(w, r, clean)
 	case "COPY", "MOVE":
 		return h.copyMove(w, r, clean)
+	case "LOCK":
+		return h.lock(w, r, clean)
 	case "UNLOCK":
 		return h.unlock(w, r, clean)
-	case "LOCK":
-		// A LOCK of an unmapped URL creates an empty resource (§7.3),
-		// which needs its parent (409, where the library answers 500).
-		if r.ContentLength != 0 {
-			if _, err := h.store.Stat(clean); err != nil {
-				if err := h.needParent(clean); err != nil {
-					return err
-				}
-			}
-		}
-		h.library(h.locks.LockView()).ServeHTTP(w, h.canonical(r, clean))
-		return nil
-	case "PROPFIND", "PROPPATCH":
-		h.library(h.locks.WriteView(h.etagOf)).ServeHTTP(w, h.canonical(r, clean))
-		return nil
+	case "PROPFIND":
+		return h.propfind(w, r, clean)
+	case "PROPPATCH":
+		return h.proppatch(w, r, clean)
 	}
 	w.Header().Set("Allow", h.allow(clean))
 	return httperr.New(http.StatusMethodNotAllowed, "method not allowed")
-}
-
-// library returns x/net/webdav's handler over our file system with the
-// given view of the lock system.
-func (h *Handler) library(ls webdav.LockSystem) *webdav.Handler {
-	return &webdav.Handler{
-		Prefix:     h.prefix,
-		FileSystem: h.fs,
-		LockSystem: ls,
-		Logger:     func(r *http.Request, err error) { httperr.Record(r, err) },
-	}
-}
-
-// canonical returns r with its path rewritten to the cleaned name, so the
-// library, its lock names and its hrefs never see "/./" or "//".
-func (h *Handler) canonical(r *http.Request, clean string) *http.Request {
-	p := h.prefix + lockName(clean)
-	if clean != "." && strings.HasSuffix(r.URL.Path, "/") {
-		p += "/"
-	}
-	if p == r.URL.Path {
-		return r
-	}
-	r2 := new(http.Request)
-	*r2 = *r
-	u := *r.URL
-	u.Path, u.RawPath = p, ""
-	r2.URL = &u
-	return r2
 }
 
 // options answers OPTIONS with the compliance classes. RFC 4918 §18: a

@@ -2,15 +2,21 @@ package dav
 
 import (
 	"strings"
-
-	"golang.org/x/net/webdav"
 )
+
+// condition is one condition of an If list: a state token or an entity
+// tag, possibly negated.
+type condition struct {
+	Not   bool
+	Token string
+	ETag  string
+}
 
 // ifList is one parenthesised list of an If header: all its conditions must
 // hold. tag, when set, is the Resource-Tag the list applies to.
 type ifList struct {
 	tag   string
-	conds []webdav.Condition
+	conds []condition
 }
 
 // parseIf parses an If header (RFC 4918 §10.4):
@@ -114,9 +120,9 @@ func (p *ifParser) entityTag() (string, bool) {
 }
 
 // list reads "(" 1*Condition ")".
-func (p *ifParser) list() ([]webdav.Condition, bool) {
+func (p *ifParser) list() ([]condition, bool) {
 	p.i++ // '('
-	var conds []webdav.Condition
+	var conds []condition
 	for {
 		p.space()
 		if p.done() {
@@ -126,7 +132,7 @@ func (p *ifParser) list() ([]webdav.Condition, bool) {
 			p.i++
 			return conds, len(conds) > 0
 		}
-		var c webdav.Condition
+		var c condition
 		if len(p.s)-p.i >= 3 && strings.EqualFold(p.s[p.i:p.i+3], "not") {
 			c.Not = true
 			p.i += 3

@@ -3,8 +3,6 @@ package dav
 import (
 	"reflect"
 	"testing"
-
-	"golang.org/x/net/webdav"
 )
 
 func TestParseIf(t *testing.T) {
@@ -13,16 +11,16 @@ func TestParseIf(t *testing.T) {
 		in   string
 		want []ifList
 	}{
-		{"(<" + tok + ">)", []ifList{{conds: []webdav.Condition{{Token: tok}}}}},
-		{`(Not <DAV:no-lock> ["I am an ETag"])`, []ifList{{conds: []webdav.Condition{{Not: true, Token: "DAV:no-lock"}, {ETag: `"I am an ETag"`}}}}},
-		{`(<a:b>) (["x"])`, []ifList{{conds: []webdav.Condition{{Token: "a:b"}}}, {conds: []webdav.Condition{{ETag: `"x"`}}}}},
+		{"(<" + tok + ">)", []ifList{{conds: []condition{{Token: tok}}}}},
+		{`(Not <DAV:no-lock> ["I am an ETag"])`, []ifList{{conds: []condition{{Not: true, Token: "DAV:no-lock"}, {ETag: `"I am an ETag"`}}}}},
+		{`(<a:b>) (["x"])`, []ifList{{conds: []condition{{Token: "a:b"}}}, {conds: []condition{{ETag: `"x"`}}}}},
 		{`<http://h/r> (<a:b>) ([W/"w"]) <http://h/s> (NOT <c:d>)`, []ifList{
-			{tag: "http://h/r", conds: []webdav.Condition{{Token: "a:b"}}},
-			{tag: "http://h/r", conds: []webdav.Condition{{ETag: `W/"w"`}}},
-			{tag: "http://h/s", conds: []webdav.Condition{{Not: true, Token: "c:d"}}},
+			{tag: "http://h/r", conds: []condition{{Token: "a:b"}}},
+			{tag: "http://h/r", conds: []condition{{ETag: `W/"w"`}}},
+			{tag: "http://h/s", conds: []condition{{Not: true, Token: "c:d"}}},
 		}},
-		{`  ( <a:b> )  `, []ifList{{conds: []webdav.Condition{{Token: "a:b"}}}}},
-		{`(["a]b"])`, []ifList{{conds: []webdav.Condition{{ETag: `"a]b"`}}}}},
+		{`  ( <a:b> )  `, []ifList{{conds: []condition{{Token: "a:b"}}}}},
+		{`(["a]b"])`, []ifList{{conds: []condition{{ETag: `"a]b"`}}}}},
 	}
 	for _, tt := range tests {
 		got, ok := parseIf(tt.in)

@@ -1,11 +1,10 @@
 package dav
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"golang.org/x/net/webdav"
 
 	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/locking"
@@ -82,7 +81,7 @@ func (h *Handler) authorize(r *http.Request, self string, targets ...target) (fu
 		end, err := h.locks.BeginWrite(locking.Write{Name: lockName(t.clean), Deep: t.deep, Member: t.member}, tokens)
 		if err != nil {
 			release()
-			if err == webdav.ErrLocked {
+			if errors.Is(err, locking.ErrLocked) {
 				return nil, httperr.New(http.StatusLocked, "Locked")
 			}
 			return nil, err
@@ -93,7 +92,7 @@ func (h *Handler) authorize(r *http.Request, self string, targets ...target) (fu
 }
 
 // listHolds reports whether every condition of an If list holds for name.
-func (h *Handler) listHolds(name string, conds []webdav.Condition) bool {
+func (h *Handler) listHolds(name string, conds []condition) bool {
 	for _, c := range conds {
 		var ok bool
 		if c.Token != "" {

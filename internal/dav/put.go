@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,10 +48,31 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 	}
 	defer release()
 
-	res, err := h.store.Create(r.Context(), clean, r.Body, storage.CreateOptions{
+	opt := storage.CreateOptions{
 		ExpectedSize: expected,
 		Check:        func(cur fs.FileInfo) error { return checkPreconditions(r, cur) },
-	})
+	}
+	// rclone's owncloud mode: X-OC-Mtime carries the source's modification
+	// time, to be answered with "X-OC-Mtime: accepted".
+	mtime, hasMtime := ocMtime(r.Header.Get("X-OC-Mtime"))
+	if hasMtime {
+		opt.ModTime = mtime
+	}
+	// OC-Checksum ("SHA1:<hex>" or "MD5:<hex>") is verified as the body
+	// streams in; a mismatch discards the upload (400).
+	if algo, want, ok := ocChecksum(r.Header.Get("OC-Checksum")); ok {
+		opt.Verify = func(got storage.Sums) error {
+			have := got.SHA1
+			if algo == "MD5" {
+				have = got.MD5
+			}
+			if !strings.EqualFold(have, want) {
+				return storage.ErrChecksum
+			}
+			return nil
+		}
+	}
+	res, err := h.store.Create(r.Context(), clean, r.Body, opt)
 	if err != nil {
 		// RFC 4918 §9.7.1: "A PUT that would result in the creation of a
 		// resource without an appropriately scoped parent collection MUST
@@ -61,6 +83,9 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 		return err
 	}
 	w.Header().Set("ETag", storage.ETag(res.Info))
+	if hasMtime {
+		w.Header().Set("X-OC-Mtime", "accepted")
+	}
 	w.Header().Set("Content-Length", "0")
 	if res.Created {
 		w.WriteHeader(http.StatusCreated)
@@ -106,4 +131,31 @@ func etagListMatches(list, etag string, weak bool) bool {
 		}
 	}
 	return false
+}
+
+// ocMtime parses X-OC-Mtime: Unix seconds, possibly with a fraction.
+func ocMtime(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f > 1<<40 {
+		return time.Time{}, false
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
+}
+
+// ocChecksum parses OC-Checksum. Only SHA1 and MD5 are checked; another
+// algorithm (ADLER32) is ignored rather than refused.
+func ocChecksum(v string) (algo, sum string, ok bool) {
+	for part := range strings.FieldsSeq(v) {
+		a, s, found := strings.Cut(part, ":")
+		a = strings.ToUpper(a)
+		if found && (a == "SHA1" || a == "MD5") && s != "" {
+			return a, s, true
+		}
+	}
+	return "", "", false
 }

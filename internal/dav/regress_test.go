@@ -87,7 +87,7 @@ func TestMoveOverwriteKinds(t *testing.T) {
 func TestLockOwnerIsNotBlockedByItself(t *testing.T) {
 	e := newEnv(t)
 	e.want(201, "MKCOL", "/dav/c", "")
-	resp, _ := e.want(200, "LOCK", "/dav/c", lockInfo, "Timeout", "Second-600")
+	resp, _ := e.want(200, "LOCK", "/dav/c", lockBody, "Timeout", "Second-600")
 	tok := resp.Header.Get("Lock-Token")
 	e.want(201, "PUT", "/dav/c/new.txt", "x", "If", "<"+e.srv.URL+"/dav/c> ("+tok+")")
 	e.want(201, "MKCOL", "/dav/c/sub", "", "If", "("+tok+")")
@@ -144,11 +144,11 @@ func TestWritesInProgressDoNotLockOthersOut(t *testing.T) {
 	e.want(204, "PUT", "/dav/w.txt", "y")
 	// A real LOCK waits for no one but is refused while the write runs,
 	// whatever spelling of the name it uses.
-	e.want(423, "LOCK", "/dav/w.txt", lockInfo)
-	e.want(423, "LOCK", "/dav/./w.txt", lockInfo)
-	e.want(423, "LOCK", "/dav//w.txt", lockInfo)
+	e.want(423, "LOCK", "/dav/w.txt", lockBody)
+	e.want(423, "LOCK", "/dav/./w.txt", lockBody)
+	e.want(423, "LOCK", "/dav//w.txt", lockBody)
 	end()
-	e.want(200, "LOCK", "/dav/./w.txt", lockInfo)
+	e.want(200, "LOCK", "/dav/./w.txt", lockBody)
 }
 
 // Two PUTs carrying the same If-Match: exactly one wins, the other gets
@@ -204,7 +204,7 @@ func TestNoOpenRedirect(t *testing.T) {
 	}
 	defer store.Close()
 	e := &env{t: t, dir: dir, locks: locking.New()}
-	e.srv = newTestServer(New("/", store, e.locks, nil))
+	e.srv = newTestServer(New("/", store, e.locks, Options{}, nil))
 	defer e.srv.Close()
 	os.Mkdir(filepath.Join(dir, "evil.example"), 0o755)
 	resp, _ := e.want(301, "GET", "//evil.example", "")
@@ -216,7 +216,7 @@ func TestNoOpenRedirect(t *testing.T) {
 func TestStatusCodes(t *testing.T) {
 	e := newEnv(t)
 	e.want(201, "PUT", "/dav/file", "x")
-	e.want(409, "LOCK", "/dav/missing/f", lockInfo)                           // no parent
+	e.want(409, "LOCK", "/dav/missing/f", lockBody)                           // no parent
 	e.want(409, "MKCOL", "/dav/file/sub", "")                                 // parent is a file
 	e.want(415, "MKCOL", "/dav/withbody", "<x/>", "Content-Type", "text/xml") // §9.3.1
 	e.want(404, "MOVE", "/dav/missing", "", "Destination", "/dav/x")          //
@@ -230,7 +230,7 @@ func TestStatusCodes(t *testing.T) {
 	e.want(409, "UNLOCK", "/dav/file", "", "Lock-Token", "<opaquelocktoken:nope>")
 	e.want(400, "UNLOCK", "/dav/file", "", "Lock-Token", "nope")
 	// The lock of another resource cannot be removed through this one.
-	resp, _ = e.want(201, "LOCK", "/dav/other", lockInfo)
+	resp, _ = e.want(201, "LOCK", "/dav/other", lockBody)
 	e.want(409, "UNLOCK", "/dav/file", "", "Lock-Token", resp.Header.Get("Lock-Token"))
 	e.want(204, "UNLOCK", "/dav/other", "", "Lock-Token", resp.Header.Get("Lock-Token"))
 }
@@ -239,17 +239,17 @@ func TestStatusCodes(t *testing.T) {
 // keeps them, golang/go#42839), so the name is free again.
 func TestDeleteAndMoveReleaseLocks(t *testing.T) {
 	e := newEnv(t)
-	resp, _ := e.want(201, "LOCK", "/dav/a", lockInfo)
+	resp, _ := e.want(201, "LOCK", "/dav/a", lockBody)
 	tok := resp.Header.Get("Lock-Token")
 	e.want(204, "DELETE", "/dav/a", "", "If", "("+tok+")")
 	e.want(201, "PUT", "/dav/a", "new owner, no lock needed")
-	resp, _ = e.want(201, "LOCK", "/dav/b", lockInfo)
+	resp, _ = e.want(201, "LOCK", "/dav/b", lockBody)
 	tok = resp.Header.Get("Lock-Token")
 	e.want(201, "MOVE", "/dav/b", "", "Destination", "/dav/c", "If", "("+tok+")")
 	e.want(201, "PUT", "/dav/b", "free again")
 	e.want(204, "PUT", "/dav/c", "the lock did not move with it")
 }
 
-const lockInfo = `<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>`
+const lockBody = `<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>`
 
 const proppatch = `<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:test"><D:set><D:prop><Z:color>blue</Z:color></D:prop></D:set></D:propertyupdate>`

@@ -97,7 +97,7 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request, clean string)
 	}
 	// §10.6: "If the Overwrite header is not included in a COPY or MOVE
 	// request, then the resource MUST treat the request as if it has an
-	// overwrite header of value "T"." (x/net/webdav assumes "F",
+	// overwrite header of value "T"." (x/net/webdav assumes "F" for MOVE,
 	// golang/go#66059.)
 	overwrite := true
 	switch r.Header.Get("Overwrite") {
@@ -203,7 +203,7 @@ func (h *Handler) unlock(w http.ResponseWriter, r *http.Request, clean string) e
 	if !h.locks.Covers(token, lockName(clean)) {
 		return httperr.New(http.StatusConflict, "no such lock on this resource")
 	}
-	if err := h.locks.Unlock(h.now(), token); err != nil {
+	if err := h.locks.Unlock(token); err != nil {
 		return httperr.New(http.StatusConflict, "no such lock on this resource")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -8,13 +8,12 @@
 package fileapi
 
 import (
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"golang.org/x/net/webdav"
 
 	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/locking"
@@ -194,7 +193,7 @@ func (h *Handler) lock(name string, deep, member bool) (func(), error) {
 		root += clean
 	}
 	release, err := h.locks.BeginWrite(locking.Write{Name: root, Deep: deep, Member: member}, nil)
-	if err == webdav.ErrLocked {
+	if errors.Is(err, locking.ErrLocked) {
 		return nil, httperr.New(http.StatusLocked, "resource is locked by a WebDAV client")
 	}
 	return release, err

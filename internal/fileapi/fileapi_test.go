@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/webdav"
-
 	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
 )
@@ -423,11 +421,11 @@ func TestWebDAVLockBlocksFileAPI(t *testing.T) {
 	e := newEnv(t)
 	e.write("doc.txt", "v1")
 	e.write("dir/inner.txt", "x")
-	token, err := e.locks.LockView().Create(time.Now(), webdav.LockDetails{Root: "/doc.txt", Duration: time.Minute, ZeroDepth: true})
+	token, err := e.locks.Lock(locking.Request{Root: "/doc.txt", Duration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner, err := e.locks.LockView().Create(time.Now(), webdav.LockDetails{Root: "/dir/inner.txt", Duration: time.Minute, ZeroDepth: true})
+	inner, err := e.locks.Lock(locking.Request{Root: "/dir/inner.txt", Duration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,8 +446,8 @@ func TestWebDAVLockBlocksFileAPI(t *testing.T) {
 	if _, body := e.do("GET", "/file/doc.txt", nil); body != "v1" {
 		t.Errorf("GET of a locked file = %q", body)
 	}
-	e.locks.Unlock(time.Now(), token)
-	e.locks.Unlock(time.Now(), inner)
+	e.locks.Unlock(token.Token)
+	e.locks.Unlock(inner.Token)
 	if resp, _ := e.do("POST", "/file/doc.txt", strings.NewReader("v2")); resp.StatusCode != 200 {
 		t.Errorf("POST after UNLOCK = %d", resp.StatusCode)
 	}

@@ -21,6 +21,7 @@ var mapping = []struct {
 	status int
 	msg    string
 }{
+	{storage.ErrChecksum, http.StatusBadRequest, "checksum mismatch"},
 	{storage.ErrNotFound, http.StatusNotFound, "Not Found"},
 	{storage.ErrInvalidName, http.StatusBadRequest, "invalid name"},
 	{storage.ErrNameTooLong, http.StatusBadRequest, "name too long"},

@@ -19,29 +19,49 @@ package locking
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/net/webdav"
 )
+
+// Errors.
+var (
+	// ErrLocked: a lock or a write in progress is in the way (423).
+	ErrLocked = errors.New("locked")
+	// ErrNoSuchLock: the token names no live lock.
+	ErrNoSuchLock = errors.New("no such lock")
+)
+
+// Request asks for a lock.
+type Request struct {
+	Root     string        // lock name of the resource
+	Deep     bool          // depth infinity
+	Shared   bool          // a shared lock; exclusive otherwise
+	OwnerXML string        // the content of the client's <owner>, as XML
+	Duration time.Duration // negative: infinite
+}
 
 // Lock is a granted WebDAV lock.
 type Lock struct {
 	Token    string
 	Root     string        // lock name of the locked resource
 	Deep     bool          // depth infinity: also locks everything below Root
-	OwnerXML string        // the <owner> the client sent, verbatim
+	Shared   bool          // shared (RFC 4918 §6.2) rather than exclusive
+	OwnerXML string        // the content of the client's <owner>, as XML
 	Duration time.Duration // negative: infinite
 	Expires  time.Time     // zero when infinite
 }
 
-// Details is the Lock in x/net/webdav's form.
-func (l *Lock) Details() webdav.LockDetails {
-	return webdav.LockDetails{Root: l.Root, Duration: l.Duration, OwnerXML: l.OwnerXML, ZeroDepth: !l.Deep}
+// Remaining is the time left before the lock expires (negative: never).
+func (l *Lock) Remaining(now time.Time) time.Duration {
+	if l.Expires.IsZero() {
+		return -1
+	}
+	return max(l.Expires.Sub(now), 0)
 }
 
 // System holds locks and writes in progress. The zero value is not usable;
@@ -116,9 +136,11 @@ func (s *System) inTheWay(w Write) []*Lock {
 	return out
 }
 
-// BeginWrite registers w as in progress. It fails with webdav.ErrLocked
-// when a lock is in its way whose token is not among tokens (the tokens the
-// request submitted in its If header). The returned func ends the write.
+// BeginWrite registers w as in progress. It fails with ErrLocked when a
+// lock is in its way whose token the request did not submit (tokens: the
+// tokens of its If header). Of several shared locks on one resource, one
+// submitted token is enough (RFC 4918 §6.2: any holder may write); every
+// exclusive lock needs its own. The returned func ends the write.
 func (s *System) BeginWrite(w Write, tokens []string) (func(), error) {
 	name := Name(w.Name)
 	w.Name = name
@@ -126,10 +148,8 @@ func (s *System) BeginWrite(w Write, tokens []string) (func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
-	for _, l := range s.inTheWay(w) {
-		if !contains(tokens, l.Token) {
-			return nil, webdav.ErrLocked
-		}
+	if !satisfied(s.inTheWay(w), tokens) {
+		return nil, ErrLocked
 	}
 	wr := s.writes[name]
 	if wr == nil {
@@ -156,6 +176,27 @@ func (s *System) BeginWrite(w Write, tokens []string) (func(), error) {
 	}, nil
 }
 
+// satisfied reports whether tokens unlock every lock in the way: each
+// exclusive one by its token, the shared ones of a resource by any one of
+// theirs.
+func satisfied(inTheWay []*Lock, tokens []string) bool {
+	sharedOK := map[string]bool{} // resource root -> a shared token there was submitted
+	for _, l := range inTheWay {
+		if l.Shared && contains(tokens, l.Token) {
+			sharedOK[l.Root] = true
+		}
+	}
+	for _, l := range inTheWay {
+		if l.Shared && sharedOK[l.Root] {
+			continue
+		}
+		if !contains(tokens, l.Token) {
+			return false
+		}
+	}
+	return true
+}
+
 func contains(list []string, v string) bool {
 	for _, x := range list {
 		if x == v {
@@ -165,30 +206,32 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-// Lock grants a new exclusive write lock, or fails with webdav.ErrLocked
-// when it would overlap a lock already granted or a write in progress.
-func (s *System) Lock(d webdav.LockDetails) (*Lock, error) {
-	root := Name(d.Root)
-	deep := !d.ZeroDepth
+// Lock grants a new write lock, or fails with ErrLocked when it would
+// overlap an exclusive lock, or be exclusive and overlap any lock, or cover
+// a write in progress.
+func (s *System) Lock(req Request) (*Lock, error) {
+	root := Name(req.Root)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
 	for _, l := range s.locks {
-		if covers(l.Root, l.Deep, root) || covers(root, deep, l.Root) {
-			return nil, webdav.ErrLocked
+		overlap := covers(l.Root, l.Deep, root) || covers(root, req.Deep, l.Root)
+		if overlap && (!l.Shared || !req.Shared) {
+			return nil, ErrLocked
 		}
 	}
 	for name, w := range s.writes {
-		if covers(root, deep, name) || (w.deep > 0 && under(root, name)) {
-			return nil, webdav.ErrLocked
+		if covers(root, req.Deep, name) || (w.deep > 0 && under(root, name)) {
+			return nil, ErrLocked
 		}
 	}
-	l := &Lock{Token: newToken(), Root: root, Deep: deep, OwnerXML: d.OwnerXML, Duration: d.Duration}
-	if d.Duration >= 0 {
-		l.Expires = s.now().Add(d.Duration)
+	l := &Lock{Token: newToken(), Root: root, Deep: req.Deep, Shared: req.Shared, OwnerXML: req.OwnerXML, Duration: req.Duration}
+	if req.Duration >= 0 {
+		l.Expires = s.now().Add(req.Duration)
 	}
 	s.locks[l.Token] = l
-	return l, nil
+	c := *l
+	return &c, nil
 }
 
 // newToken returns an RFC 4918 §6.5 lock token: a urn:uuid URI (RFC 9562
@@ -237,34 +280,38 @@ func (s *System) Discover(name string) []Lock {
 	return out
 }
 
-// Refresh restarts a lock's timeout.
-func (s *System) Refresh(now time.Time, token string, d time.Duration) (webdav.LockDetails, error) {
+// Refresh restarts a lock's timeout with a new duration.
+func (s *System) Refresh(token string, d time.Duration) (*Lock, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
 	l, ok := s.locks[token]
 	if !ok {
-		return webdav.LockDetails{}, webdav.ErrNoSuchLock
+		return nil, ErrNoSuchLock
 	}
 	l.Duration = d
 	l.Expires = time.Time{}
 	if d >= 0 {
 		l.Expires = s.now().Add(d)
 	}
-	return l.Details(), nil
+	c := *l
+	return &c, nil
 }
 
 // Unlock removes a lock.
-func (s *System) Unlock(now time.Time, token string) error {
+func (s *System) Unlock(token string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
 	if _, ok := s.locks[token]; !ok {
-		return webdav.ErrNoSuchLock
+		return ErrNoSuchLock
 	}
 	delete(s.locks, token)
 	return nil
 }
+
+// Now is the lock system's clock.
+func (s *System) Now() time.Time { return s.now() }
 
 // Release removes every lock rooted at name or below it: what a DELETE
 // removed, or a MOVE took away, is no longer locked (RFC 4918 §9.6, §9.9.4;

@@ -4,13 +4,19 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/webdav"
 )
+
+func mustLock(t *testing.T, s *System, r Request) *Lock {
+	t.Helper()
+	l, err := s.Lock(r)
+	if err != nil {
+		t.Fatalf("Lock(%+v) = %v", r, err)
+	}
+	return l
+}
 
 func TestWritesShareButExcludeLocks(t *testing.T) {
 	s := New()
-	now := time.Now()
 	end1, err := s.BeginWrite(Write{Name: "/a/f"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -20,34 +26,28 @@ func TestWritesShareButExcludeLocks(t *testing.T) {
 		t.Fatalf("a second write to the same name was refused: %v", err)
 	}
 	// No LOCK on the file, nor a deep one on its parent, while it is written.
-	for _, ld := range []webdav.LockDetails{
-		{Root: "/a/f", ZeroDepth: true, Duration: time.Minute},
-		{Root: "/a", ZeroDepth: false, Duration: time.Minute},
-		{Root: "/", ZeroDepth: false, Duration: time.Minute},
+	for _, r := range []Request{
+		{Root: "/a/f", Duration: time.Minute},
+		{Root: "/a", Deep: true, Duration: time.Minute},
+		{Root: "/", Deep: true, Duration: time.Minute},
+		{Root: "/a/f", Shared: true, Duration: time.Minute},
 	} {
-		if _, err := s.LockView().Create(now, ld); err != webdav.ErrLocked {
-			t.Errorf("Create(%+v) during a write = %v, want ErrLocked", ld, err)
+		if _, err := s.Lock(r); err != ErrLocked {
+			t.Errorf("Lock(%+v) during a write = %v, want ErrLocked", r, err)
 		}
 	}
 	// A zero-depth lock on the parent or a sibling does not cover the file.
 	for _, root := range []string{"/a", "/a/g"} {
-		tok, err := s.LockView().Create(now, webdav.LockDetails{Root: root, ZeroDepth: true, Duration: time.Minute})
-		if err != nil {
-			t.Errorf("Create(%s) = %v", root, err)
-			continue
-		}
-		s.Unlock(now, tok)
+		l := mustLock(t, s, Request{Root: root, Duration: time.Minute})
+		s.Unlock(l.Token)
 	}
 	end1()
 	end2()
-	tok, err := s.LockView().Create(now, webdav.LockDetails{Root: "/a/f", ZeroDepth: true, Duration: time.Minute})
-	if err != nil {
-		t.Fatalf("Create after the writes ended = %v", err)
-	}
-	if _, err := s.BeginWrite(Write{Name: "/a/f"}, nil); err != webdav.ErrLocked {
+	l := mustLock(t, s, Request{Root: "/a/f", Duration: time.Minute})
+	if _, err := s.BeginWrite(Write{Name: "/a/f"}, nil); err != ErrLocked {
 		t.Errorf("BeginWrite on a locked file = %v, want ErrLocked", err)
 	}
-	if _, err := s.BeginWrite(Write{Name: "/a", Deep: true}, nil); err != webdav.ErrLocked {
+	if _, err := s.BeginWrite(Write{Name: "/a", Deep: true}, nil); err != ErrLocked {
 		t.Errorf("deep BeginWrite above a locked file = %v, want ErrLocked", err)
 	}
 	if end, err := s.BeginWrite(Write{Name: "/a"}, nil); err != nil {
@@ -55,15 +55,20 @@ func TestWritesShareButExcludeLocks(t *testing.T) {
 	} else {
 		end()
 	}
-	s.Unlock(now, tok)
+	if end, err := s.BeginWrite(Write{Name: "/a/f"}, []string{l.Token}); err != nil {
+		t.Errorf("the owner's write = %v", err)
+	} else {
+		end()
+	}
+	s.Unlock(l.Token)
 
 	// A deep write (directory delete) keeps locks off everything below.
 	end, err := s.BeginWrite(Write{Name: "/d", Deep: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.LockView().Create(now, webdav.LockDetails{Root: "/d/x/y", ZeroDepth: true, Duration: time.Minute}); err != webdav.ErrLocked {
-		t.Errorf("Create below a deep write = %v", err)
+	if _, err := s.Lock(Request{Root: "/d/x/y", Duration: time.Minute}); err != ErrLocked {
+		t.Errorf("Lock below a deep write = %v", err)
 	}
 	end()
 	if len(s.writes) != 0 {
@@ -71,15 +76,39 @@ func TestWritesShareButExcludeLocks(t *testing.T) {
 	}
 }
 
+func TestSharedLocks(t *testing.T) {
+	s := New()
+	a := mustLock(t, s, Request{Root: "/f", Shared: true, Duration: time.Minute})
+	b := mustLock(t, s, Request{Root: "/f", Shared: true, Duration: time.Minute})
+	if _, err := s.Lock(Request{Root: "/f", Duration: time.Minute}); err != ErrLocked {
+		t.Errorf("exclusive over shared = %v", err)
+	}
+	if _, err := s.Lock(Request{Root: "/", Deep: true, Duration: time.Minute}); err != ErrLocked {
+		t.Errorf("deep exclusive over shared = %v", err)
+	}
+	if _, err := s.BeginWrite(Write{Name: "/f"}, nil); err != ErrLocked {
+		t.Errorf("write without a token = %v", err)
+	}
+	for _, tok := range []string{a.Token, b.Token} {
+		if end, err := s.BeginWrite(Write{Name: "/f"}, []string{tok}); err != nil {
+			t.Errorf("a holder of one shared lock may write: %v", err)
+		} else {
+			end()
+		}
+	}
+	x := mustLock(t, s, Request{Root: "/g", Duration: time.Minute})
+	if _, err := s.Lock(Request{Root: "/g", Shared: true, Duration: time.Minute}); err != ErrLocked {
+		t.Errorf("shared over exclusive = %v", err)
+	}
+	s.Unlock(x.Token)
+}
+
 func TestTokensAndMembership(t *testing.T) {
 	s := New()
-	l, err := s.Lock(webdav.LockDetails{Root: "/c", ZeroDepth: true, Duration: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := mustLock(t, s, Request{Root: "/c", Duration: time.Minute})
 	// A depth-0 lock on a collection protects its membership, not the
 	// content of its members.
-	if _, err := s.BeginWrite(Write{Name: "/c/new", Member: true}, nil); err != webdav.ErrLocked {
+	if _, err := s.BeginWrite(Write{Name: "/c/new", Member: true}, nil); err != ErrLocked {
 		t.Errorf("create in a locked collection without the token = %v", err)
 	}
 	if end, err := s.BeginWrite(Write{Name: "/c/new", Member: true}, []string{l.Token}); err != nil {
@@ -101,17 +130,31 @@ func TestTokensAndMembership(t *testing.T) {
 	// Timeouts expire; Refresh extends; Release drops what is below.
 	clock := time.Now()
 	s.now = func() time.Time { return clock }
-	short, _ := s.Lock(webdav.LockDetails{Root: "/t", ZeroDepth: true, Duration: time.Second})
-	clock = clock.Add(2 * time.Second)
+	short := mustLock(t, s, Request{Root: "/t", Duration: time.Second})
+	clock = clock.Add(500 * time.Millisecond)
+	if _, err := s.Refresh(short.Token, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(800 * time.Millisecond)
+	if _, ok := s.Get(short.Token); !ok {
+		t.Error("a refreshed lock expired early")
+	}
+	clock = clock.Add(time.Second)
 	if _, ok := s.Get(short.Token); ok {
 		t.Error("an expired lock is still live")
 	}
-	deep, _ := s.Lock(webdav.LockDetails{Root: "/d/e", Duration: -1})
+	deep := mustLock(t, s, Request{Root: "/d/e", Deep: true, Duration: -1})
 	s.Release("/d")
 	if _, ok := s.Get(deep.Token); ok {
 		t.Error("Release kept a lock below the released name")
 	}
 	if _, ok := s.Get(l.Token); !ok {
 		t.Error("Release removed an unrelated lock")
+	}
+	if got := s.Discover("/c"); len(got) != 1 || got[0].Token != l.Token {
+		t.Errorf("Discover = %+v", got)
+	}
+	if err := s.Unlock("urn:uuid:nope"); err != ErrNoSuchLock {
+		t.Errorf("Unlock(unknown) = %v", err)
 	}
 }

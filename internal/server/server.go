@@ -57,7 +57,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: store}
 	locks := locking.New()
 	files := fileapi.New(store, locks, log)
-	davh := dav.New(cfg.DAVPrefix, store, locks, log)
+	davh := dav.New(cfg.DAVPrefix, store, locks, dav.Options{AllowInfiniteDepth: cfg.AllowInfiniteDepth}, log)
 	s.handler = s.middleware(s.routes(files, davh))
 	s.http = &http.Server{
 		Handler:           s.handler,

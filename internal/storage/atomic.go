@@ -25,6 +25,10 @@ type CreateOptions struct {
 	// If-None-Match) checked there cannot be overtaken by a concurrent
 	// upload. An error aborts the upload and is returned.
 	Check func(current fs.FileInfo) error
+	// Verify, when set, receives the checksums of the body (computed while
+	// it streams in) before anything is committed; an error discards the
+	// upload (OC-Checksum). The checksums are cached with the file.
+	Verify func(Sums) error
 }
 
 // CreateResult describes a committed file.
@@ -32,6 +36,7 @@ type CreateResult struct {
 	Info    fs.FileInfo
 	Size    int64
 	Created bool // false when an existing file was replaced
+	Sums    Sums // set when CreateOptions.Verify asked for them
 }
 
 // Create writes src to name atomically: the bytes go to a hidden temporary
@@ -68,6 +73,7 @@ type AtomicFile struct {
 	n       int64
 	failed  error
 	existed fs.FileInfo // the target when the write began, if any
+	hash    *hasher     // set when the body's checksums are wanted
 }
 
 // NewAtomicFile starts an atomic write of name. The temporary file is
@@ -116,7 +122,11 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 		s.root.Remove(tmp)
 		return nil, wrap("create", clean, err)
 	}
-	return &AtomicFile{s: s, f: f, name: clean, tmp: tmp, opt: opt, existed: existed}, nil
+	a := &AtomicFile{s: s, f: f, name: clean, tmp: tmp, opt: opt, existed: existed}
+	if opt.Verify != nil {
+		a.hash = newHasher()
+	}
+	return a, nil
 }
 
 // Name is the cleaned target name.
@@ -129,6 +139,9 @@ func (a *AtomicFile) Write(p []byte) (int, error) {
 	}
 	n, err := a.f.Write(p)
 	a.n += int64(n)
+	if a.hash != nil {
+		a.hash.Write(p[:n])
+	}
 	if err != nil {
 		a.failed = wrap("write", a.name, err)
 		return n, a.failed
@@ -141,7 +154,11 @@ func (a *AtomicFile) ReadFrom(src io.Reader) (int64, error) {
 	if a.failed != nil {
 		return 0, a.failed
 	}
-	n, err := copyBuffer(fileWriter{a.f}, src)
+	var dst io.Writer = fileWriter{a.f}
+	if a.hash != nil {
+		dst = io.MultiWriter(dst, a.hash)
+	}
+	n, err := copyBuffer(dst, src)
 	a.n += n
 	if err != nil {
 		a.failed = wrap("write", a.name, err)
@@ -170,6 +187,21 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		}
 		return CreateResult{}, pathErr("create", a.name, ErrTooLarge)
 	}
+	var sums Sums
+	if a.hash != nil {
+		sums = a.hash.sums()
+		if err := a.opt.Verify(sums); err != nil {
+			a.Abort()
+			return CreateResult{}, err
+		}
+	}
+	if a.existed != nil {
+		// Dead properties belong to the resource: keep them across a replace.
+		if old, err := a.s.openMeta(a.name); err == nil {
+			copyXattrs(old, a.f)
+			old.Close()
+		}
+	}
 	if a.s.fsync {
 		if err := fdatasync(a.f); err != nil {
 			a.Abort()
@@ -186,6 +218,9 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	if err != nil {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)
+	}
+	if a.hash != nil && !storeSums(a.f, sumsKey(fi), sums) {
+		a.s.sums.put(sumsKey(fi), sums)
 	}
 	unlock, _ := a.s.commits.lock(context.Background(), a.name)
 	defer unlock()
@@ -212,7 +247,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	if err := a.s.syncDir(parent(a.name)); err != nil {
 		return CreateResult{}, err
 	}
-	return CreateResult{Info: renamed{fi, a.name}, Size: a.n, Created: created}, nil
+	return CreateResult{Info: renamed{fi, a.name}, Size: a.n, Created: created, Sums: sums}, nil
 }
 
 // Abort discards the temporary file. It is safe to call more than once and

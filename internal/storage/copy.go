@@ -91,13 +91,21 @@ func (s *Store) Copy(ctx context.Context, from, to string, opt CopyOptions) (rep
 			return false, wrap("copy", dst, err)
 		}
 	}
-	if exists && (dfi.IsDir() || sfi.IsDir()) {
-		// The aside dance of replace, with the finished copy as source.
-		return true, s.replace(tmp, dst)
-	}
-	if err := s.root.Rename(tmp, dst); err != nil {
+	if err = s.copyProps(src, tmp); err != nil {
 		return false, wrap("copy", dst, err)
 	}
+	if exists && (dfi.IsDir() || sfi.IsDir()) {
+		// The aside dance of replace, with the finished copy as source.
+		if err = s.replace(tmp, dst); err != nil {
+			return false, err
+		}
+		s.moveSidecar(tmp, dst)
+		return true, nil
+	}
+	if err = s.root.Rename(tmp, dst); err != nil {
+		return false, wrap("copy", dst, err)
+	}
+	s.moveSidecar(tmp, dst)
 	return exists, s.syncDir(parent(dst))
 }
 
@@ -162,6 +170,9 @@ func (s *Store) copyDir(ctx context.Context, src, dst string, depth int) error {
 			if err := s.copyDir(ctx, from, to, depth+1); err != nil {
 				return err
 			}
+			if err := s.copyProps(from, to); err != nil {
+				return err
+			}
 			if s.fsync {
 				return s.syncDir(to)
 			}
@@ -171,7 +182,8 @@ func (s *Store) copyDir(ctx context.Context, src, dst string, depth int) error {
 			if err != nil {
 				return err
 			}
-			return f.Close()
+			f.Close()
+			return s.copyProps(from, to)
 		}
 		return nil // devices, sockets, pipes: not ours to copy
 	})

@@ -96,7 +96,7 @@ func classify(err error) error {
 	return err
 }
 
-var sentinels = []error{ErrNotFound, ErrExists, ErrPermission, ErrInvalidName,
+var sentinels = []error{ErrChecksum, ErrNotFound, ErrExists, ErrPermission, ErrInvalidName,
 	ErrReserved, ErrOutsideRoot, ErrIsDir, ErrNotDir, ErrNotEmpty, ErrIsRoot,
 	ErrNoSpace, ErrReadOnly, ErrIncomplete, ErrTooLarge, ErrIntoItself, ErrNameTooLong}
 

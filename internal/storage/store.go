@@ -10,6 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Options configures a Store.
@@ -27,6 +30,7 @@ type Store struct {
 	fsync   bool
 	appends lockTable[fileKey] // appends, by file identity
 	commits lockTable[string]  // precondition checks + renames, by name
+	sums    memSums            // checksum cache where xattrs are unavailable
 }
 
 // Open opens (creating it if missing) the directory dir as a Store and checks
@@ -183,6 +187,7 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 	if err != nil {
 		return wrap("remove", clean, err)
 	}
+	s.root.Remove(sidecarName(clean))
 	return s.syncDir(parent(clean))
 }
 
@@ -242,13 +247,18 @@ func (s *Store) Move(ctx context.Context, from, to string, opt MoveOptions) (rep
 			if !opt.Replace {
 				return false, pathErr("move", dst, ErrIsDir)
 			}
-			return true, s.replace(src, dst)
+			if err := s.replace(src, dst); err != nil {
+				return false, err
+			}
+			s.moveSidecar(src, dst)
+			return true, nil
 		}
 		replaced = true
 	}
 	if err := s.root.Rename(src, dst); err != nil {
 		return false, wrap("move", dst, err)
 	}
+	s.moveSidecar(src, dst)
 	if err := s.syncDir(parent(dst)); err != nil {
 		return replaced, err
 	}
@@ -324,4 +334,31 @@ func randomSuffix() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// SetModTime sets the modification time of name (PROPPATCH of
+// getlastmodified, Win32LastModifiedTime; X-OC-Mtime goes through Create).
+func (s *Store) SetModTime(name string, t time.Time) error {
+	clean, err := resolve("chtimes", name)
+	if err != nil {
+		return err
+	}
+	return wrap("chtimes", clean, s.root.Chtimes(clean, time.Time{}, t))
+}
+
+// Usage reports the volume's free space (for unprivileged users) and the
+// space in use, in bytes (RFC 4331 quota-available-bytes, quota-used-bytes).
+func (s *Store) Usage() (avail, used uint64, err error) {
+	d, err := s.root.Open(".")
+	if err != nil {
+		return 0, 0, wrap("statfs", ".", err)
+	}
+	defer d.Close()
+	var st unix.Statfs_t
+	err = control(d, "fstatfs", func(fd int) error { return unix.Fstatfs(fd, &st) })
+	if err != nil {
+		return 0, 0, wrap("statfs", ".", err)
+	}
+	bs := uint64(st.Bsize)
+	return st.Bavail * bs, (st.Blocks - st.Bfree) * bs, nil
 }

@@ -1,0 +1,478 @@
+package dav
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/davnas/davnas/internal/httperr"
+	"github.com/davnas/davnas/internal/locking"
+	"github.com/davnas/davnas/internal/storage"
+)
+
+// Namespaces of the properties davnas computes.
+const (
+	nsOC    = "http://owncloud.org/ns"     // rclone --webdav-vendor owncloud
+	nsWin32 = "urn:schemas-microsoft-com:" // Windows mini-redirector
+)
+
+// Property names.
+var (
+	pResourceType   = xml.Name{Space: nsDAV, Local: "resourcetype"}
+	pDisplayName    = xml.Name{Space: nsDAV, Local: "displayname"}
+	pContentLength  = xml.Name{Space: nsDAV, Local: "getcontentlength"}
+	pContentType    = xml.Name{Space: nsDAV, Local: "getcontenttype"}
+	pETag           = xml.Name{Space: nsDAV, Local: "getetag"}
+	pLastModified   = xml.Name{Space: nsDAV, Local: "getlastmodified"}
+	pSupportedLock  = xml.Name{Space: nsDAV, Local: "supportedlock"}
+	pLockDiscovery  = xml.Name{Space: nsDAV, Local: "lockdiscovery"}
+	pQuotaAvailable = xml.Name{Space: nsDAV, Local: "quota-available-bytes"}
+	pQuotaUsed      = xml.Name{Space: nsDAV, Local: "quota-used-bytes"}
+	pLastModifiedOC = xml.Name{Space: nsDAV, Local: "lastmodified"} // rclone's PROPPATCH name
+	pChecksums      = xml.Name{Space: nsOC, Local: "checksums"}
+	pWin32Modified  = xml.Name{Space: nsWin32, Local: "Win32LastModifiedTime"}
+)
+
+// allpropNames are the live properties allprop returns (RFC 4918 §9.1:
+// those the RFC defines). RFC 4331 quota properties and checksums are
+// expensive and returned only when named.
+var allpropNames = []xml.Name{pResourceType, pDisplayName, pContentLength, pContentType, pETag, pLastModified, pSupportedLock, pLockDiscovery}
+
+// computed are the properties davnas answers itself; a PROPPATCH cannot
+// store them as dead properties.
+var computed = map[xml.Name]bool{
+	pResourceType: true, pDisplayName: true, pContentLength: true, pContentType: true, pETag: true,
+	pLastModified: true, pSupportedLock: true, pLockDiscovery: true, pQuotaAvailable: true,
+	pQuotaUsed: true, pChecksums: true, pWin32Modified: true,
+}
+
+// propfindReq is a parsed PROPFIND body.
+type propfindReq struct {
+	allprop  bool
+	propname bool
+	names    []xml.Name // <prop> names, or allprop's <include> names
+}
+
+// parsePropfind reads a PROPFIND body. RFC 4918 §9.1: "A client may choose
+// not to submit a request body. An empty PROPFIND request body MUST be
+// treated as if it were an 'allprop' request."
+func parsePropfind(r io.Reader) (propfindReq, error) {
+	x := newXMLDecoder(r)
+	root, err := x.root()
+	if err == io.EOF {
+		return propfindReq{allprop: true}, nil
+	}
+	if err != nil {
+		return propfindReq{}, err
+	}
+	if root.Name != (xml.Name{Space: nsDAV, Local: "propfind"}) {
+		return propfindReq{}, errBadXML
+	}
+	var pf propfindReq
+	kinds := 0
+	err = x.children(func(c xml.StartElement) error {
+		if c.Name.Space != nsDAV {
+			return x.skip() // extensions are ignored (litmus propextended)
+		}
+		switch c.Name.Local {
+		case "allprop":
+			pf.allprop = true
+			kinds++
+		case "propname":
+			pf.propname = true
+			kinds++
+		case "prop":
+			kinds++
+			return x.children(func(p xml.StartElement) error {
+				pf.names = append(pf.names, p.Name)
+				return x.skip()
+			})
+		case "include":
+			return x.children(func(p xml.StartElement) error {
+				pf.names = append(pf.names, p.Name)
+				return x.skip()
+			})
+		}
+		return x.skip()
+	})
+	if err != nil {
+		return propfindReq{}, err
+	}
+	if kinds != 1 {
+		return propfindReq{}, errBadXML
+	}
+	return pf, x.end()
+}
+
+// propfind answers PROPFIND (RFC 4918 §9.1), streaming the multistatus as
+// the directory is read: a collection of 100,000 members is never held in
+// memory, and the first responses leave before the last entry is read.
+func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, clean string) error {
+	depth := r.Header.Get("Depth")
+	switch depth {
+	case "0", "1":
+	case "", "infinity":
+		depth = "infinity"
+		if !h.opt.AllowInfiniteDepth {
+			// §9.1: a server may refuse Depth: infinity with 403 and the
+			// propfind-finite-depth precondition.
+			w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, xml.Header+`<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>`)
+			httperr.Record(r, errors.New("depth infinity refused (see --allow-infinite-depth)"))
+			return nil
+		}
+	default:
+		return httperr.New(http.StatusBadRequest, "invalid Depth header")
+	}
+	pf, err := parsePropfind(r.Body)
+	if err != nil {
+		return httperr.Wrap(http.StatusBadRequest, "invalid PROPFIND body", err)
+	}
+	fi, err := h.store.Stat(clean)
+	if err != nil {
+		return err
+	}
+	ms := newMultistatus(w)
+	pw := &propWriter{h: h, ctx: r.Context(), pf: pf}
+	if err := pw.write(ms, clean, fi); err != nil {
+		return ms.abort(r, err)
+	}
+	if depth != "0" && fi.IsDir() {
+		if err := pw.walk(ms, clean, depth == "infinity"); err != nil {
+			return ms.abort(r, err)
+		}
+	}
+	return ms.close()
+}
+
+// propWriter writes the responses of one PROPFIND.
+type propWriter struct {
+	h     *Handler
+	ctx   context.Context
+	pf    propfindReq
+	usage *[2]uint64 // statfs, once per request
+}
+
+func (pw *propWriter) walk(ms *multistatus, dir string, deep bool) error {
+	return pw.h.store.ReadDir(pw.ctx, dir, func(e storage.Entry) error {
+		name := joinClean(dir, e.Name)
+		if err := pw.write(ms, name, e.Info); err != nil {
+			return err
+		}
+		if deep && e.IsDir {
+			return pw.walk(ms, name, true)
+		}
+		return nil
+	})
+}
+
+func joinClean(dir, base string) string {
+	if dir == "." {
+		return base
+	}
+	return dir + "/" + base
+}
+
+// write writes one <response>.
+func (pw *propWriter) write(ms *multistatus, clean string, fi fs.FileInfo) error {
+	b := ms.begin(pw.h.href(clean, fi.IsDir()))
+	rc := &resource{pw: pw, clean: clean, fi: fi}
+	switch {
+	case pw.pf.propname:
+		names := pw.liveNames(fi)
+		dead, err := rc.deadProps()
+		if err != nil {
+			return err
+		}
+		for n := range dead {
+			names = append(names, xml.Name(n))
+		}
+		b.WriteString("<D:propstat><D:prop>")
+		for _, n := range names {
+			writeProp(b, n, "")
+		}
+		b.WriteString("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>")
+	default:
+		names := pw.pf.names
+		if pw.pf.allprop {
+			names = append(pw.liveNames(fi), pw.pf.names...)
+			dead, err := rc.deadProps()
+			if err != nil {
+				return err
+			}
+			for n := range dead {
+				names = append(names, xml.Name(n))
+			}
+		}
+		var missing []xml.Name
+		open := false
+		seen := map[xml.Name]bool{}
+		for _, n := range names {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			v, ok, err := rc.value(n)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				missing = append(missing, n)
+				continue
+			}
+			if !open {
+				b.WriteString("<D:propstat><D:prop>")
+				open = true
+			}
+			writeProp(b, n, v)
+		}
+		if open || len(missing) == 0 {
+			if !open {
+				b.WriteString("<D:propstat><D:prop>")
+			}
+			b.WriteString("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>")
+		}
+		if len(missing) > 0 {
+			b.WriteString("<D:propstat><D:prop>")
+			for _, n := range missing {
+				writeProp(b, n, "")
+			}
+			b.WriteString("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>")
+		}
+	}
+	return ms.end()
+}
+
+// liveNames are the live properties of a resource, for allprop and propname.
+func (pw *propWriter) liveNames(fi fs.FileInfo) []xml.Name {
+	out := make([]xml.Name, 0, len(allpropNames))
+	for _, n := range allpropNames {
+		if fi.IsDir() && (n == pContentLength || n == pContentType) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// resource computes the property values of one resource, reading dead
+// properties and checksums only if asked for.
+type resource struct {
+	pw    *propWriter
+	clean string
+	fi    fs.FileInfo
+	dead  storage.Props
+}
+
+func (rc *resource) deadProps() (storage.Props, error) {
+	if rc.dead == nil {
+		p, err := rc.pw.h.store.Props(rc.clean)
+		if err != nil {
+			return nil, err
+		}
+		rc.dead = p
+	}
+	return rc.dead, nil
+}
+
+// value returns the XML value of property n, or false when the resource
+// has no such property.
+func (rc *resource) value(n xml.Name) (string, bool, error) {
+	fi, h := rc.fi, rc.pw.h
+	dir := fi.IsDir()
+	switch n {
+	case pResourceType:
+		if dir {
+			return "<D:collection/>", true, nil
+		}
+		return "", true, nil
+	case pDisplayName:
+		if rc.clean == "." {
+			return "", true, nil
+		}
+		return escape(path.Base(rc.clean)), true, nil
+	case pContentLength:
+		if dir {
+			return "", false, nil
+		}
+		return strconv.FormatInt(fi.Size(), 10), true, nil
+	case pContentType:
+		if dir {
+			return "", false, nil
+		}
+		return escape(storage.ContentType(fi.Name())), true, nil
+	case pETag:
+		return escape(storage.ETag(fi)), true, nil
+	case pLastModified, pWin32Modified:
+		return fi.ModTime().UTC().Format(http.TimeFormat), true, nil
+	case pSupportedLock:
+		return supportedLock, true, nil
+	case pLockDiscovery:
+		return h.lockDiscovery(lockName(rc.clean)), true, nil
+	case pQuotaAvailable, pQuotaUsed:
+		if rc.pw.usage == nil {
+			avail, used, err := h.store.Usage()
+			if err != nil {
+				return "", false, nil
+			}
+			rc.pw.usage = &[2]uint64{avail, used}
+		}
+		if n == pQuotaAvailable {
+			return strconv.FormatUint(rc.pw.usage[0], 10), true, nil
+		}
+		return strconv.FormatUint(rc.pw.usage[1], 10), true, nil
+	case pChecksums:
+		if dir {
+			return "", false, nil
+		}
+		sums, err := h.store.Checksums(rc.pw.ctx, rc.clean)
+		if err != nil {
+			return "", false, nil
+		}
+		return "<oc:checksum xmlns:oc=\"" + nsOC + "\">SHA1:" + sums.SHA1 + " MD5:" + sums.MD5 + "</oc:checksum>", true, nil
+	}
+	dead, err := rc.deadProps()
+	if err != nil {
+		return "", false, err
+	}
+	v, ok := dead[storage.PropName(n)]
+	return v, ok, nil
+}
+
+const supportedLock = "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>" +
+	"<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>"
+
+// lockDiscovery is the DAV:lockdiscovery value of a lock name.
+func (h *Handler) lockDiscovery(name string) string {
+	locks := h.locks.Discover(name)
+	if len(locks) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	now := h.locks.Now()
+	for i := range locks {
+		h.writeActiveLock(&b, &locks[i], now)
+	}
+	return b.String()
+}
+
+// writeActiveLock writes an <activelock> (RFC 4918 §14.1). The lockroot is
+// the escaped URL of the locked resource: Office clients compare it with
+// what they locked and lock again forever when it differs (x/net/webdav
+// does not escape it).
+func (h *Handler) writeActiveLock(b *bytes.Buffer, l *locking.Lock, now time.Time) {
+	scope, depth := "exclusive", "0"
+	if l.Shared {
+		scope = "shared"
+	}
+	if l.Deep {
+		depth = "infinity"
+	}
+	b.WriteString("<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:" + scope + "/></D:lockscope>")
+	b.WriteString("<D:depth>" + depth + "</D:depth>")
+	if l.OwnerXML != "" {
+		b.WriteString("<D:owner>" + l.OwnerXML + "</D:owner>")
+	}
+	b.WriteString("<D:timeout>" + timeoutValue(l.Remaining(now)) + "</D:timeout>")
+	b.WriteString("<D:locktoken><D:href>" + escape(l.Token) + "</D:href></D:locktoken>")
+	root := l.Root
+	if root == "/" {
+		root = ""
+	}
+	b.WriteString("<D:lockroot><D:href>" + escape((&url.URL{Path: h.prefix + root}).EscapedPath()) + "</D:href></D:lockroot>")
+	b.WriteString("</D:activelock>")
+}
+
+func timeoutValue(d time.Duration) string {
+	if d < 0 {
+		return "Infinite"
+	}
+	return "Second-" + strconv.FormatInt(int64(d/time.Second), 10)
+}
+
+// href is the escaped URL path of a resource; collections end in "/".
+func (h *Handler) href(clean string, dir bool) string {
+	p := h.prefix + lockName(clean)
+	if dir && clean != "." {
+		p += "/"
+	}
+	if p == "" {
+		p = "/"
+	}
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+// multistatus streams a 207 Multi-Status body through a buffer that is
+// flushed after the first response (so the client sees the first byte
+// early) and whenever it fills.
+type multistatus struct {
+	w       http.ResponseWriter
+	bw      *bufio.Writer
+	b       bytes.Buffer // the response being built
+	started bool
+	n       int
+}
+
+func newMultistatus(w http.ResponseWriter) *multistatus {
+	return &multistatus{w: w}
+}
+
+func (m *multistatus) begin(href string) *bytes.Buffer {
+	m.b.Reset()
+	m.b.WriteString("<D:response><D:href>")
+	escapeTo(&m.b, href)
+	m.b.WriteString("</D:href>")
+	return &m.b
+}
+
+func (m *multistatus) end() error {
+	m.b.WriteString("</D:response>\n")
+	if !m.started {
+		m.started = true
+		m.w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		m.w.WriteHeader(http.StatusMultiStatus)
+		m.bw = bufio.NewWriterSize(m.w, 64<<10)
+		m.bw.WriteString(xml.Header + `<D:multistatus xmlns:D="DAV:">` + "\n")
+	}
+	if _, err := m.bw.Write(m.b.Bytes()); err != nil {
+		return err
+	}
+	m.n++
+	if m.n == 1 {
+		return m.bw.Flush()
+	}
+	return nil
+}
+
+func (m *multistatus) close() error {
+	if !m.started {
+		m.w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		m.w.WriteHeader(http.StatusMultiStatus)
+		io.WriteString(m.w, xml.Header+`<D:multistatus xmlns:D="DAV:"></D:multistatus>`)
+		return nil
+	}
+	m.bw.WriteString("</D:multistatus>\n")
+	m.bw.Flush()
+	return nil
+}
+
+// abort handles an error in the middle of a multistatus: before anything
+// was sent it becomes the response; after, the document is closed where it
+// stands (the client sees fewer members) and the cause logged.
+func (m *multistatus) abort(r *http.Request, err error) error {
+	if !m.started {
+		return err
+	}
+	httperr.Record(r, err)
+	return m.close()
+}
