@@ -397,7 +397,8 @@ func timeoutValue(d time.Duration) string {
 	if d < 0 {
 		return "Infinite"
 	}
-	return "Second-" + strconv.FormatInt(int64(d/time.Second), 10)
+	// Rounded up: a lock granted for 60 s reads Second-60, not Second-59.
+	return "Second-" + strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
 // href is the escaped URL path of a resource; collections end in "/".
