@@ -9,6 +9,10 @@ set -euo pipefail
 declare -A pkgs=(
   [curl]=curl
   [strace]=strace
+  [litmus]=litmus
+  [rclone]=rclone
+  [mount.davfs]=davfs2
+  [cadaver]=cadaver
 )
 
 missing=()

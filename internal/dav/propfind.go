@@ -35,6 +35,7 @@ var (
 	pLastModified   = xml.Name{Space: nsDAV, Local: "getlastmodified"}
 	pSupportedLock  = xml.Name{Space: nsDAV, Local: "supportedlock"}
 	pLockDiscovery  = xml.Name{Space: nsDAV, Local: "lockdiscovery"}
+	pCreationDate   = xml.Name{Space: nsDAV, Local: "creationdate"}
 	pQuotaAvailable = xml.Name{Space: nsDAV, Local: "quota-available-bytes"}
 	pQuotaUsed      = xml.Name{Space: nsDAV, Local: "quota-used-bytes"}
 	pLastModifiedOC = xml.Name{Space: nsDAV, Local: "lastmodified"} // rclone's PROPPATCH name
@@ -45,12 +46,12 @@ var (
 // allpropNames are the live properties allprop returns (RFC 4918 §9.1:
 // those the RFC defines). RFC 4331 quota properties and checksums are
 // expensive and returned only when named.
-var allpropNames = []xml.Name{pResourceType, pDisplayName, pContentLength, pContentType, pETag, pLastModified, pSupportedLock, pLockDiscovery}
+var allpropNames = []xml.Name{pResourceType, pDisplayName, pContentLength, pContentType, pETag, pLastModified, pCreationDate, pSupportedLock, pLockDiscovery}
 
 // computed are the properties davnas answers itself; a PROPPATCH cannot
 // store them as dead properties.
 var computed = map[xml.Name]bool{
-	pResourceType: true, pDisplayName: true, pContentLength: true, pContentType: true, pETag: true,
+	pResourceType: true, pDisplayName: true, pCreationDate: true, pContentLength: true, pContentType: true, pETag: true,
 	pLastModified: true, pSupportedLock: true, pLockDiscovery: true, pQuotaAvailable: true,
 	pQuotaUsed: true, pChecksums: true, pWin32Modified: true,
 }
@@ -185,7 +186,12 @@ func joinClean(dir, base string) string {
 
 // write writes one <response>.
 func (pw *propWriter) write(ms *multistatus, clean string, fi fs.FileInfo) error {
-	b := ms.begin(pw.h.href(clean, fi.IsDir()))
+	return pw.writeAs(ms, pw.h.href(clean, fi.IsDir()), clean, fi)
+}
+
+// writeAs writes the <response> of clean under the given href.
+func (pw *propWriter) writeAs(ms *multistatus, href, clean string, fi fs.FileInfo) error {
+	b := ms.begin(href)
 	rc := &resource{pw: pw, clean: clean, fi: fi}
 	switch {
 	case pw.pf.propname:
@@ -315,6 +321,15 @@ func (rc *resource) value(n xml.Name) (string, bool, error) {
 		return escape(storage.ETag(fi)), true, nil
 	case pLastModified, pWin32Modified:
 		return fi.ModTime().UTC().Format(http.TimeFormat), true, nil
+	case pCreationDate:
+		// RFC 4918 §15.1: an RFC 3339 date-time. Finder shows it as the
+		// creation date; where the file system keeps no birth time the
+		// property is absent rather than made up from another time.
+		t, ok := h.store.Birth(rc.clean)
+		if !ok {
+			return "", false, nil
+		}
+		return t.UTC().Format("2006-01-02T15:04:05Z"), true, nil
 	case pSupportedLock:
 		return supportedLock, true, nil
 	case pLockDiscovery:
@@ -476,4 +491,40 @@ func (m *multistatus) abort(r *http.Request, err error) error {
 	}
 	httperr.Record(r, err)
 	return m.close()
+}
+
+// ServeServerRoot answers PROPFIND on the server root "/" when WebDAV lives
+// under a prefix: Windows (and clients walking the path segment by
+// segment) ask for it before the share. The root is described as a
+// collection whose one member is the WebDAV collection.
+func (h *Handler) ServeServerRoot(w http.ResponseWriter, r *http.Request) {
+	if err := h.propfindServerRoot(w, r); err != nil {
+		httperr.Respond(w, r, err)
+	}
+}
+
+func (h *Handler) propfindServerRoot(w http.ResponseWriter, r *http.Request) error {
+	depth := r.Header.Get("Depth")
+	if depth != "0" && depth != "1" {
+		depth = "1" // the tree below is the prefix's; one level says all there is
+	}
+	pf, err := parsePropfind(r.Body)
+	if err != nil {
+		return httperr.Wrap(http.StatusBadRequest, "invalid PROPFIND body", err)
+	}
+	fi, err := h.store.Stat(".")
+	if err != nil {
+		return err
+	}
+	ms := newMultistatus(w)
+	pw := &propWriter{h: h, ctx: r.Context(), pf: pf}
+	if err := pw.writeAs(ms, "/", ".", fi); err != nil {
+		return ms.abort(r, err)
+	}
+	if depth == "1" {
+		if err := pw.writeAs(ms, h.href(".", true), ".", fi); err != nil {
+			return ms.abort(r, err)
+		}
+	}
+	return ms.close()
 }

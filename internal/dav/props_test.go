@@ -312,3 +312,18 @@ func TestPutOwnCloudHeaders(t *testing.T) {
 	e.want(201, "PUT", "/dav/g", "hello\n", "OC-Checksum", "MD5:B1946AC92492D2347C6235B4D2611184")
 	e.want(201, "PUT", "/dav/h", "x", "OC-Checksum", "ADLER32:abcd") // unknown algorithms are not checked
 }
+
+func TestCreationDateAndBareUnlockToken(t *testing.T) {
+	e := newEnv(t)
+	before := time.Now().Add(-2 * time.Second)
+	e.want(201, "PUT", "/dav/new", "x")
+	r := e.props("/dav/new", "0", propfindBody("D:creationdate"))[0]
+	created, err := time.Parse(time.RFC3339, r.value["DAV: creationdate"])
+	if err != nil || created.Before(before) || created.After(time.Now().Add(2*time.Second)) {
+		t.Errorf("creationdate %q (%v)", r.value["DAV: creationdate"], err)
+	}
+	resp, _ := e.want(200, "LOCK", "/dav/new", lockBody, "Depth", "0")
+	bare := strings.Trim(resp.Header.Get("Lock-Token"), "<>")
+	e.want(204, "UNLOCK", "/dav/new", "", "Lock-Token", bare)
+	e.want(204, "PUT", "/dav/new", "unlocked")
+}

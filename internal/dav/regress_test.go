@@ -228,7 +228,8 @@ func TestStatusCodes(t *testing.T) {
 		t.Error("405 without Allow")
 	}
 	e.want(409, "UNLOCK", "/dav/file", "", "Lock-Token", "<opaquelocktoken:nope>")
-	e.want(400, "UNLOCK", "/dav/file", "", "Lock-Token", "nope")
+	e.want(409, "UNLOCK", "/dav/file", "", "Lock-Token", "nope") // unbracketed (Windows): parsed, no such lock
+	e.want(400, "UNLOCK", "/dav/file", "", "Lock-Token", "<a b>")
 	// The lock of another resource cannot be removed through this one.
 	resp, _ = e.want(201, "LOCK", "/dav/other", lockBody)
 	e.want(409, "UNLOCK", "/dav/file", "", "Lock-Token", resp.Header.Get("Lock-Token"))

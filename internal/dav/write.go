@@ -193,11 +193,15 @@ func (h *Handler) destination(r *http.Request) (string, error) {
 
 // unlock is UNLOCK (§9.11).
 func (h *Handler) unlock(w http.ResponseWriter, r *http.Request, clean string) error {
-	t := r.Header.Get("Lock-Token")
-	if len(t) < 3 || t[0] != '<' || t[len(t)-1] != '>' {
+	// A Coded-URL, "<token>" (§10.5); Windows sometimes drops the angle
+	// brackets, which is unambiguous enough to accept.
+	token := strings.TrimSpace(r.Header.Get("Lock-Token"))
+	if len(token) >= 2 && token[0] == '<' && token[len(token)-1] == '>' {
+		token = token[1 : len(token)-1]
+	}
+	if token == "" || strings.ContainsAny(token, "<> \t") {
 		return httperr.New(http.StatusBadRequest, "invalid Lock-Token header")
 	}
-	token := t[1 : len(t)-1]
 	// §9.11.1: 409 with lock-token-matches-request-uri when the
 	// Request-URI is not within the scope of the lock.
 	if !h.locks.Covers(token, lockName(clean)) {

@@ -30,6 +30,8 @@ func (s *Server) routes(files *fileapi.Handler, davh *dav.Handler) http.Handler 
 			files.ServeHTTP(w, r)
 		case inDAV(p):
 			davh.ServeHTTP(w, r)
+		case p == "/" && r.Method == "PROPFIND":
+			davh.ServeServerRoot(w, r)
 		case p == "/":
 			s.root(w, r, prefix+"/")
 		default:
@@ -47,13 +49,13 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request, davPath string) {
 		h := w.Header()
 		h.Set("DAV", "1, 2")
 		h.Set("MS-Author-Via", "DAV")
-		h.Set("Allow", "OPTIONS, GET, HEAD")
+		h.Set("Allow", "OPTIONS, GET, HEAD, PROPFIND")
 		h.Set("Content-Length", "0")
 		w.WriteHeader(http.StatusOK)
 	case http.MethodGet, http.MethodHead:
 		http.Redirect(w, r, davPath, http.StatusFound)
 	default:
-		w.Header().Set("Allow", "OPTIONS, GET, HEAD")
+		w.Header().Set("Allow", "OPTIONS, GET, HEAD, PROPFIND")
 		httperr.Write(w, http.StatusMethodNotAllowed, "method not allowed")
 	}
 }

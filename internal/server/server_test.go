@@ -94,7 +94,8 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/file", 200, "OK", [2]string{}},
 		{"GET", "/", 302, "", [2]string{"Location", "/dav/"}},
 		{"OPTIONS", "/", 200, "", [2]string{"DAV", "1, 2"}},
-		{"PROPFIND", "/", 405, "", [2]string{"Allow", "OPTIONS, GET, HEAD"}},
+		{"PROPFIND", "/", 207, "", [2]string{}},
+		{"MKCOL", "/", 405, "", [2]string{"Allow", "OPTIONS, GET, HEAD, PROPFIND"}},
 		{"PROPFIND", "/dav", 207, "", [2]string{}},
 		{"GET", "/dav/", 200, "", [2]string{"Content-Type", "text/html; charset=utf-8"}},
 		{"GET", "/davfoo", 404, "Not Found\n", [2]string{}},
@@ -277,5 +278,19 @@ func TestFullVolume(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("volume holds %d entries, want only keep.txt", len(entries))
+	}
+}
+
+// TestPropfindServerRoot: Windows asks the server root before the share.
+func TestPropfindServerRoot(t *testing.T) {
+	e := newEnv(t, "")
+	resp, body := e.do("PROPFIND", "/", "", "Depth", "1")
+	if resp.StatusCode != 207 || !strings.Contains(body, "<D:href>/</D:href>") || !strings.Contains(body, "<D:href>/dav/</D:href>") ||
+		strings.Count(body, "<D:collection/>") != 2 {
+		t.Errorf("PROPFIND / = %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = e.do("PROPFIND", "/", "", "Depth", "0")
+	if resp.StatusCode != 207 || strings.Count(body, "<D:response>") != 1 {
+		t.Errorf("PROPFIND / Depth 0 = %d\n%s", resp.StatusCode, body)
 	}
 }

@@ -362,3 +362,25 @@ func (s *Store) Usage() (avail, used uint64, err error) {
 	bs := uint64(st.Bsize)
 	return st.Bavail * bs, (st.Blocks - st.Bfree) * bs, nil
 }
+
+// Birth returns the creation time of name where the file system records
+// one (statx btime: ext4, xfs, btrfs, tmpfs), for DAV:creationdate.
+func (s *Store) Birth(name string) (time.Time, bool) {
+	clean, err := resolve("statx", name)
+	if err != nil {
+		return time.Time{}, false
+	}
+	f, err := s.openMeta(clean)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer f.Close()
+	var stx unix.Statx_t
+	err = control(f, "statx", func(fd int) error {
+		return unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_BTIME, &stx)
+	})
+	if err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)), true
+}

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -18,28 +17,45 @@ const staleAfter = time.Minute
 // destinations set aside by a replace) that a crash (kill -9, node loss)
 // left behind, and reports how many it removed. One whose flock is held
 // belongs to an upload or copy in progress, here or in another process on
-// the same volume, and is kept.
+// the same volume, and is kept. Directories are read in batches, so a
+// volume of millions of files is swept in constant memory.
 func (s *Store) SweepTemp(ctx context.Context) (int, error) {
 	removed := 0
-	err := fs.WalkDir(s.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+	err := s.sweepDir(ctx, ".", 0, &removed)
+	return removed, err
+}
+
+func (s *Store) sweepDir(ctx context.Context, dir string, depth int, removed *int) error {
+	if depth > maxCopyDepth {
+		return nil
+	}
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return nil // unreadable or gone: nothing of ours can be swept there
+	}
+	defer d.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil // unreadable directory: nothing of ours can be in it
+		batch, err := d.ReadDir(readDirBatch)
+		for _, de := range batch {
+			name := joinName(dir, de.Name())
+			switch {
+			case strings.HasPrefix(de.Name(), tempPrefix):
+				if s.removeIfStale(name) {
+					*removed++
+				}
+			case de.IsDir():
+				if err := s.sweepDir(ctx, name, depth+1, removed); err != nil {
+					return err
+				}
+			}
 		}
-		if !strings.HasPrefix(d.Name(), tempPrefix) {
+		if err != nil || len(batch) == 0 {
 			return nil
 		}
-		if s.removeIfStale(name) {
-			removed++
-		}
-		if d.IsDir() {
-			return fs.SkipDir // a copy in progress, or removed just now
-		}
-		return nil
-	})
-	return removed, err
+	}
 }
 
 func (s *Store) removeIfStale(name string) bool {
