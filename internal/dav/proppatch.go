@@ -102,6 +102,11 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, clean string
 			status[i] = http.StatusOK
 		case timeProps[op.name]:
 			status[i] = http.StatusOK // removing a time: nothing to remove
+		case op.name == pChecksums:
+			// rclone sets oc:checksums with the time after an upload (as
+			// ownCloud allows). davnas computes checksums from the bytes and
+			// keeps no client-supplied ones: acknowledged, not stored.
+			status[i] = http.StatusOK
 		case computed[op.name]:
 			status[i], failed = http.StatusForbidden, true
 		default:
@@ -117,7 +122,7 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, clean string
 	} else {
 		err := h.store.PatchProps(r.Context(), clean, func(p storage.Props) error {
 			for _, op := range ops {
-				if timeProps[op.name] {
+				if timeProps[op.name] || op.name == pChecksums {
 					continue
 				}
 				if op.remove {

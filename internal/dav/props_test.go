@@ -327,3 +327,29 @@ func TestCreationDateAndBareUnlockToken(t *testing.T) {
 	e.want(204, "UNLOCK", "/dav/new", "", "Lock-Token", bare)
 	e.want(204, "PUT", "/dav/new", "unlocked")
 }
+
+// TestRcloneModTimeRequests: rclone's owncloud mode sets times with a
+// server-side COPY/MOVE header and, in newer versions, a PROPPATCH of
+// lastmodified together with oc:checksums.
+func TestRcloneModTimeRequests(t *testing.T) {
+	e := newEnv(t)
+	e.want(201, "PUT", "/dav/a", "x")
+	resp, _ := e.want(201, "COPY", "/dav/a", "", "Destination", "/dav/b", "Overwrite", "F", "X-OC-Mtime", "1600000000")
+	if resp.Header.Get("X-OC-Mtime") != "accepted" {
+		t.Error("COPY: no X-OC-Mtime: accepted")
+	}
+	resp, _ = e.want(201, "MOVE", "/dav/b", "", "Destination", "/dav/c", "X-OC-Mtime", "1600000060")
+	if fi, _ := os.Stat(filepath.Join(e.dir, "c")); resp.Header.Get("X-OC-Mtime") != "accepted" || fi.ModTime().Unix() != 1600000060 {
+		t.Errorf("MOVE: %q, mtime %v", resp.Header.Get("X-OC-Mtime"), fi.ModTime())
+	}
+	_, body := e.want(207, "PROPPATCH", "/dav/c", `<D:propertyupdate xmlns:D="DAV:" xmlns:oc="http://owncloud.org/ns"><D:set><D:prop>
+		<lastmodified xmlns="DAV:">1500000000</lastmodified>
+		<oc:checksums><oc:checksum>SHA1:11f6ad8ec52a2984abaafd7c3b516503785c2072</oc:checksum></oc:checksums>
+		</D:prop></D:set></D:propertyupdate>`)
+	if strings.Contains(body, "HTTP/1.1 4") {
+		t.Errorf("PROPPATCH:\n%s", body)
+	}
+	if fi, _ := os.Stat(filepath.Join(e.dir, "c")); fi.ModTime().Unix() != 1500000000 {
+		t.Errorf("mtime %v", fi.ModTime())
+	}
+}

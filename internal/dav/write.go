@@ -162,6 +162,13 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request, clean string)
 		// §9.9: a lock does not move with its resource.
 		h.locks.Release(lockName(clean))
 	}
+	// rclone's owncloud mode sends the source's time with a server-side
+	// COPY or MOVE too.
+	if t, ok := ocMtime(r.Header.Get("X-OC-Mtime")); ok {
+		if err := h.store.SetModTime(dst, t); err == nil {
+			w.Header().Set("X-OC-Mtime", "accepted")
+		}
+	}
 	w.Header().Set("Content-Length", "0")
 	if exists {
 		w.WriteHeader(http.StatusNoContent)
