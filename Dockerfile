@@ -2,7 +2,7 @@
 # Multi-stage build: a static binary on distroless, running as uid 2000 (the
 # uid and fsGroup of http-nas's chart, so existing volumes stay readable).
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.27-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
