@@ -354,7 +354,7 @@ func TestContentLengthShortBody(t *testing.T) {
 func reservedFiles(dir string) []string {
 	var out []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && storage.IsReserved(d.Name()) {
+		if err == nil && storage.IsTemp(d.Name()) {
 			out = append(out, p)
 		}
 		return nil

@@ -64,7 +64,7 @@ func (s *Store) lockForAppend(ctx context.Context, name string) (*os.File, func(
 		f.Close()
 		return nil, nil, pathErr("append", name, ErrIsDir)
 	}
-	unlock, err := s.appends.lock(ctx, fileID(fi))
+	unlock, err := s.sh.appends.lock(ctx, fileID(fi))
 	if err != nil {
 		f.Close()
 		return nil, nil, pathErr("append", name, err)
@@ -97,6 +97,11 @@ func (s *Store) appendLocked(f *os.File, name string, src io.Reader) (AppendResu
 	if err != nil {
 		return AppendResult{}, wrap("append", name, err)
 	}
+	sl, err := s.sh.journal.begin(s.volumeName(name), f, before.Size())
+	if err != nil {
+		return AppendResult{}, wrap("append", name, err)
+	}
+	defer sl.end()
 	n, err := copyBuffer(fileWriter{f}, src)
 	if err == nil && s.fsync {
 		err = fdatasync(f)

@@ -186,7 +186,7 @@ func TestAppendWaitHonoursContext(t *testing.T) {
 	}
 	close(g.release)
 	<-done
-	if n := len(s.appends.locks); n != 0 {
+	if n := len(s.sh.appends.locks); n != 0 {
 		t.Errorf("%d lock table entries left", n)
 	}
 }

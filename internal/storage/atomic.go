@@ -220,9 +220,9 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		return CreateResult{}, wrap("create", a.name, err)
 	}
 	if a.hash != nil && !storeSums(a.f, sumsKey(fi), sums) {
-		a.s.sums.put(sumsKey(fi), sums)
+		a.s.sh.sums.put(sumsKey(fi), sums)
 	}
-	unlock, _ := a.s.commits.lock(context.Background(), a.name)
+	unlock, _ := a.s.sh.commits.lock(context.Background(), a.s.volumeName(a.name))
 	defer unlock()
 	cur, statErr := a.s.root.Stat(a.name)
 	if statErr != nil {

@@ -72,7 +72,7 @@ func (s *Store) Checksums(ctx context.Context, name string) (Sums, error) {
 	if v, ok := cachedSums(f, key); ok {
 		return v, nil
 	}
-	if v, ok := s.sums.get(key); ok {
+	if v, ok := s.sh.sums.get(key); ok {
 		return v, nil
 	}
 	h := newHasher()
@@ -84,7 +84,7 @@ func (s *Store) Checksums(ctx context.Context, name string) (Sums, error) {
 	}
 	v := h.sums()
 	if !storeSums(f, key, v) {
-		s.sums.put(key, v)
+		s.sh.sums.put(key, v)
 	}
 	return v, nil
 }

@@ -89,3 +89,10 @@ func joinName(dir, base string) string {
 func baseName(name string) string {
 	return path.Base(name)
 }
+
+// IsTemp reports whether a base name is a temporary upload or copy (as
+// opposed to the server's other hidden entries: the append journal and
+// property sidecars, which persist by design).
+func IsTemp(base string) bool {
+	return strings.HasPrefix(base, tempPrefix)
+}

@@ -112,7 +112,7 @@ func (s *Store) PatchProps(ctx context.Context, name string, fn func(Props) erro
 	if err != nil {
 		return err
 	}
-	unlock, err := s.commits.lock(ctx, "props:"+clean)
+	unlock, err := s.sh.commits.lock(ctx, "props:"+s.volumeName(clean))
 	if err != nil {
 		return pathErr("proppatch", clean, err)
 	}

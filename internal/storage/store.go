@@ -24,13 +24,54 @@ type Options struct {
 }
 
 // Store is a directory served to clients. All methods are safe for
-// concurrent use.
+// concurrent use. A Store made by Sub serves a sub-directory (a user's own
+// root) and shares its parent's locks, journal and caches.
 type Store struct {
-	root    *os.Root
-	fsync   bool
+	root   *os.Root
+	fsync  bool
+	prefix string // this root within the volume's ("" for the volume)
+	sh     *shared
+}
+
+// shared is the state every Store of one volume shares.
+type shared struct {
+	top     *os.Root           // the volume's root, for the journal
 	appends lockTable[fileKey] // appends, by file identity
-	commits lockTable[string]  // precondition checks + renames, by name
+	commits lockTable[string]  // precondition checks + renames, by volume name
 	sums    memSums            // checksum cache where xattrs are unavailable
+	journal journal            // in-flight appends, for crash recovery
+}
+
+// volumeName is a root-relative name as the volume's root sees it.
+func (s *Store) volumeName(clean string) string {
+	if s.prefix == "" {
+		return clean
+	}
+	if clean == "." {
+		return s.prefix
+	}
+	return s.prefix + "/" + clean
+}
+
+// Sub returns a Store rooted at the directory dir of s, creating it if
+// missing. It is confined by its own os.Root: nothing outside dir can be
+// reached through it, whatever the name.
+func (s *Store) Sub(dir string) (*Store, error) {
+	clean, err := resolve("sub", dir)
+	if err != nil {
+		return nil, err
+	}
+	if clean == "." {
+		return s, nil
+	}
+	if err := s.mkdirAll(clean); err != nil {
+		return nil, err
+	}
+	r, err := s.root.OpenRoot(clean)
+	if err != nil {
+		return nil, wrap("sub", clean, err)
+	}
+	return &Store{root: r, fsync: s.fsync, prefix: s.volumeName(clean), sh: s.sh}, nil
 }
 
 // Open opens (creating it if missing) the directory dir as a Store and checks
@@ -57,10 +98,15 @@ func Open(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open storage root %s: %w", dir, innermost(err))
 	}
-	s := &Store{root: root, fsync: opt.Fsync}
+	s := &Store{root: root, fsync: opt.Fsync, sh: &shared{top: root}}
+	s.sh.journal.s = s
 	if err := s.Ready(); err != nil {
 		root.Close()
 		return nil, fmt.Errorf("storage root %s is not writable: %w", dir, innermost(err))
+	}
+	if err := s.sh.journal.recover(); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("storage root %s: recovering interrupted appends: %w", dir, err)
 	}
 	return s, nil
 }
@@ -74,8 +120,14 @@ func innermost(err error) error {
 	return err
 }
 
-// Close releases the root. Operations after Close fail.
-func (s *Store) Close() error { return s.root.Close() }
+// Close releases the root (and, for the volume's Store, the journal's
+// slots). Operations after Close fail.
+func (s *Store) Close() error {
+	if s.sh.top == s.root {
+		s.sh.journal.close()
+	}
+	return s.root.Close()
+}
 
 // Fsync reports whether writes are synced before they are acknowledged.
 func (s *Store) Fsync() bool { return s.fsync }

@@ -63,7 +63,7 @@ func exists(p string) bool {
 func tempFiles(dir string) []string {
 	var out []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && storage.IsReserved(d.Name()) {
+		if err == nil && storage.IsTemp(d.Name()) {
 			out = append(out, p)
 		}
 		return nil

@@ -334,7 +334,7 @@ func exists(p string) bool {
 func noTempFiles(t *testing.T, root string) {
 	t.Helper()
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && storage.IsReserved(d.Name()) {
+		if err == nil && storage.IsTemp(d.Name()) {
 			t.Errorf("temporary file left behind: %s", p)
 		}
 		return nil
