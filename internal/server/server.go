@@ -135,14 +135,30 @@ func (s *Server) Serve(ctx context.Context) error {
 // sweep removes temporary files left by uploads a crash interrupted. It
 // runs in the background: a large volume takes a while to walk, and the
 // files it looks for are invisible to clients anyway.
+// Temporary files left by a crash moments before this start are too young
+// for the first pass; it is repeated once they are old enough.
 func (s *Server) sweep(ctx context.Context) {
 	start := time.Now()
-	n, err := s.store.SweepTemp(ctx)
-	if err != nil && ctx.Err() == nil {
-		s.log.Warn("stale temporary file sweep failed", "err", err, "removed", n)
-		return
+	total := 0
+	for pass := 0; pass < 3; pass++ {
+		n, young, err := s.store.SweepTemp(ctx)
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("stale temporary file sweep failed", "err", err, "removed", total)
+			}
+			return
+		}
+		if young == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(storage.StaleAfter + 100*time.Millisecond):
+		}
 	}
-	s.log.Info("stale temporary file sweep done", "removed", n, "dur", time.Since(start).Round(time.Millisecond))
+	s.log.Info("stale temporary file sweep done", "removed", total, "dur", time.Since(start).Round(time.Millisecond))
 }
 
 // Run is `davnas serve`: open, listen, serve until ctx ends.

@@ -130,9 +130,9 @@ func TestSweepTemp(t *testing.T) {
 	must(t, os.Chtimes(filepath.Join(dir, live.tmp), old, old))
 	must(t, os.WriteFile(filepath.Join(dir, "a/keep"), nil, 0o644))
 
-	n, err := s.SweepTemp(context.Background())
-	if err != nil || n != 2 {
-		t.Fatalf("SweepTemp = %d, %v; want 2", n, err)
+	n, young, err := s.SweepTemp(context.Background())
+	if err != nil || n != 2 || young != 1 {
+		t.Fatalf("SweepTemp = %d removed, %d young, %v; want 2 and 1", n, young, err)
 	}
 	for _, n := range stale {
 		if _, err := os.Stat(filepath.Join(dir, n)); !os.IsNotExist(err) {

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// staleAfter is how old an unlocked temporary file must be before a sweep
+// StaleAfter is how old an unlocked temporary file must be before a sweep
 // removes it. The flock already tells a live upload from a dead one; the age
-// closes the instant between another process creating its temporary file and
-// locking it.
-const staleAfter = time.Minute
+// only covers the instant between another process creating its temporary
+// file and locking it.
+const StaleAfter = 2 * time.Second
 
 // SweepTemp removes the temporary files (and directories: copies, and
 // destinations set aside by a replace) that a crash (kill -9, node loss)
@@ -19,13 +19,18 @@ const staleAfter = time.Minute
 // belongs to an upload or copy in progress, here or in another process on
 // the same volume, and is kept. Directories are read in batches, so a
 // volume of millions of files is swept in constant memory.
-func (s *Store) SweepTemp(ctx context.Context) (int, error) {
-	removed := 0
-	err := s.sweepDir(ctx, ".", 0, &removed)
-	return removed, err
+//
+// young counts the unlocked temporary files not yet StaleAfter old (left by
+// a crash just before this start): sweep again after StaleAfter for them.
+func (s *Store) SweepTemp(ctx context.Context) (removed, young int, err error) {
+	c := sweepCount{}
+	err = s.sweepDir(ctx, ".", 0, &c)
+	return c.removed, c.young, err
 }
 
-func (s *Store) sweepDir(ctx context.Context, dir string, depth int, removed *int) error {
+type sweepCount struct{ removed, young int }
+
+func (s *Store) sweepDir(ctx context.Context, dir string, depth int, c *sweepCount) error {
 	if depth > maxCopyDepth {
 		return nil
 	}
@@ -43,11 +48,14 @@ func (s *Store) sweepDir(ctx context.Context, dir string, depth int, removed *in
 			name := joinName(dir, de.Name())
 			switch {
 			case strings.HasPrefix(de.Name(), tempPrefix):
-				if s.removeIfStale(name) {
-					*removed++
+				switch s.removeIfStale(name) {
+				case swept:
+					c.removed++
+				case tooYoung:
+					c.young++
 				}
 			case de.IsDir():
-				if err := s.sweepDir(ctx, name, depth+1, removed); err != nil {
+				if err := s.sweepDir(ctx, name, depth+1, c); err != nil {
 					return err
 				}
 			}
@@ -58,21 +66,37 @@ func (s *Store) sweepDir(ctx context.Context, dir string, depth int, removed *in
 	}
 }
 
-func (s *Store) removeIfStale(name string) bool {
+type sweepResult int
+
+const (
+	kept sweepResult = iota
+	swept
+	tooYoung
+)
+
+func (s *Store) removeIfStale(name string) sweepResult {
 	f, err := s.root.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
-		return false
+		return kept
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || time.Since(fi.ModTime()) < staleAfter {
-		return false
+	if err != nil {
+		return kept
 	}
 	if lockFile(f, false) != nil {
-		return false // an upload or copy in progress holds it
+		return kept // an upload or copy in progress holds it
+	}
+	if time.Since(fi.ModTime()) < StaleAfter {
+		return tooYoung
 	}
 	if fi.IsDir() {
-		return s.root.RemoveAll(name) == nil
+		err = s.root.RemoveAll(name)
+	} else {
+		err = s.root.Remove(name)
 	}
-	return s.root.Remove(name) == nil
+	if err != nil {
+		return kept
+	}
+	return swept
 }
