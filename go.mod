@@ -5,8 +5,10 @@ go 1.26.0
 require (
 	github.com/gorilla/handlers v1.5.2
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/crypto v0.59.0
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
 )
 
 require (

@@ -2,13 +2,18 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
+	"github.com/davnas/davnas/internal/auth"
 	"github.com/davnas/davnas/internal/config"
 	"github.com/davnas/davnas/internal/server"
 	"github.com/davnas/davnas/internal/version"
@@ -19,6 +24,40 @@ func main() {
 		fmt.Fprintln(os.Stderr, "davnas: "+err.Error())
 		os.Exit(1)
 	}
+}
+
+var roleFlags = []cli.Flag{
+	&cli.BoolFlag{Name: "read-only", Usage: "the user or token may only read"},
+	&cli.StringFlag{Name: "root", Usage: "a sub-directory of the storage root that is all the user or token sees"},
+}
+
+// readPassword reads a password twice without echo from a terminal, or one
+// line from a pipe (echo -n secret | davnas passwd user).
+func readPassword(prompt io.Writer) (string, error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", err
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	fmt.Fprint(prompt, "Password: ")
+	a, err := term.ReadPassword(fd)
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(prompt, "Again: ")
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", err
+	}
+	if string(a) != string(b) {
+		return "", fmt.Errorf("the passwords differ")
+	}
+	return string(a), nil
 }
 
 func newApp() *cli.App {
@@ -46,6 +85,43 @@ func newApp() *cli.App {
 				ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 				defer stop()
 				return server.Run(ctx, cfg, server.NewLogger(cfg, os.Stderr))
+			},
+		}, {
+			Name:      "passwd",
+			Usage:     "print an --auth-file line for USER (bcrypt); the password is read from the terminal, or from stdin",
+			ArgsUsage: "USER",
+			Flags:     roleFlags,
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return fmt.Errorf("usage: davnas passwd [--read-only] [--root DIR] USER")
+				}
+				pw, err := readPassword(c.App.ErrWriter)
+				if err != nil {
+					return err
+				}
+				line, err := auth.PasswdLine(c.Args().First(), pw, c.Bool("read-only"), c.String("root"))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, line)
+				return nil
+			},
+		}, {
+			Name:      "token",
+			Usage:     "make a bearer token for NAME: the --token-file line (holding only its SHA-256) on stdout, the token on stderr",
+			ArgsUsage: "NAME",
+			Flags:     roleFlags,
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return fmt.Errorf("usage: davnas token [--read-only] [--root DIR] NAME")
+				}
+				tok, line, err := auth.NewToken(c.Args().First(), c.Bool("read-only"), c.String("root"))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, line)
+				fmt.Fprintln(c.App.ErrWriter, "token (give it to the client; it is not stored): "+tok)
+				return nil
 			},
 		}, {
 			Name:  "version",

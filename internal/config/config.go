@@ -25,6 +25,16 @@ type Config struct {
 	ShutdownGrace      time.Duration // how long SIGTERM waits for transfers
 	TrustProxyHeaders  bool          // take client address and scheme from X-Forwarded-*
 	AllowInfiniteDepth bool          // PROPFIND Depth: infinity walks the whole tree
+	AuthFile           string        // htpasswd users (bcrypt)
+	TokenFile          string        // bearer tokens
+	ReadOnly           bool          // refuse every write, for everyone
+	TLSCert, TLSKey    string        // serve HTTPS (and HTTP/2)
+	TLSMinVersion      string        // "1.2" or "1.3"
+	CORSOrigins        []string      // origins allowed cross-origin requests
+	MaxUploadSize      int64         // bytes per request body; 0: no limit
+	MinFreeSpace       int64         // refuse writes that would leave less free space (bytes)
+	StallTimeout       time.Duration // drop a transfer that stalls this long; 0: never
+	MaxConnections     int           // concurrent requests; beyond: 503; 0: no limit
 }
 
 // Defaults. Port 3000 and ./data keep http-nas's URLs and a run command that
@@ -46,8 +56,15 @@ func Default() Config {
 		LogFormat:     "text",
 		LogLevel:      "info",
 		ShutdownGrace: DefaultShutdownGrace,
+		TLSMinVersion: "1.2",
+		StallTimeout:  DefaultStallTimeout,
 	}
 }
+
+// DefaultStallTimeout drops a body that stalls for a minute: long enough
+// for a slow pipe, short enough that a stalled client does not pin a
+// temporary file and a goroutine for ever.
+const DefaultStallTimeout = time.Minute
 
 // Flag names.
 const (
@@ -60,6 +77,19 @@ const (
 	flagGrace       = "shutdown-grace"
 	flagTrustProxy  = "trust-proxy-headers"
 	flagInfinite    = "allow-infinite-depth"
+	flagAuthFile    = "auth-file"
+	flagTokenFile   = "token-file"
+	flagReadOnly    = "read-only"
+	flagTLSCert     = "tls-cert"
+	flagTLSKey      = "tls-key"
+	flagTLSMin      = "tls-min-version"
+	flagCORS        = "cors-origin"
+	flagMaxUpload   = "max-upload-size"
+	flagMinFree     = "min-free-space"
+	flagStall       = "stall-timeout"
+	flagMaxConns    = "max-connections"
+	categorySec     = "Security"
+	categoryLimits  = "Limits"
 	envPortHTTPNAS  = "PORT"
 	envRootHTTPNAS  = "STORAGE_PATH"
 	envPrefix       = "DAVNAS_"
@@ -98,6 +128,28 @@ func Flags() []cli.Flag {
 		&cli.BoolFlag{Name: flagInfinite, Value: false, Category: categoryHTTP,
 			EnvVars: []string{env(flagInfinite)},
 			Usage:   "answer WebDAV PROPFIND with Depth: infinity (a walk of the whole tree) instead of 403"},
+		&cli.StringFlag{Name: flagAuthFile, Category: categorySec, EnvVars: []string{env(flagAuthFile)},
+			Usage: "require HTTP Basic authentication: users in htpasswd format with bcrypt hashes, user:hash[:rw|ro[:root]] (davnas passwd writes lines); re-read when it changes"},
+		&cli.StringFlag{Name: flagTokenFile, Category: categorySec, EnvVars: []string{env(flagTokenFile)},
+			Usage: "accept bearer tokens: name:sha256:hex[:rw|ro[:root]] (davnas token writes lines); re-read when it changes"},
+		&cli.BoolFlag{Name: flagReadOnly, Category: categorySec, EnvVars: []string{env(flagReadOnly)},
+			Usage: "refuse every write (403), whoever asks"},
+		&cli.StringFlag{Name: flagTLSCert, Category: categorySec, EnvVars: []string{env(flagTLSCert)},
+			Usage: "serve HTTPS and HTTP/2 with this certificate (PEM); reloaded when the file changes"},
+		&cli.StringFlag{Name: flagTLSKey, Category: categorySec, EnvVars: []string{env(flagTLSKey)},
+			Usage: "private key of --tls-cert (PEM)"},
+		&cli.StringFlag{Name: flagTLSMin, Value: d.TLSMinVersion, Category: categorySec, EnvVars: []string{env(flagTLSMin)},
+			Usage: "oldest TLS version accepted: 1.2 or 1.3"},
+		&cli.StringSliceFlag{Name: flagCORS, Category: categorySec, EnvVars: []string{env(flagCORS)},
+			Usage: "allow cross-origin requests (CORS) from this origin, e.g. https://app.example.com; repeat or comma-separate; * for any"},
+		&cli.StringFlag{Name: flagMaxUpload, Value: "0", Category: categoryLimits, EnvVars: []string{env(flagMaxUpload)},
+			Usage: "largest request body (upload, append), e.g. 20G; larger ones get 413 and nothing is kept; 0: no limit"},
+		&cli.StringFlag{Name: flagMinFree, Value: "0", Category: categoryLimits, EnvVars: []string{env(flagMinFree)},
+			Usage: "refuse writes (507) that would leave less free space than this on the volume, e.g. 1G"},
+		&cli.DurationFlag{Name: flagStall, Value: d.StallTimeout, Category: categoryLimits, EnvVars: []string{env(flagStall)},
+			Usage: "drop a transfer whose body moves less than 1 KiB/s over this window (a stalled or trickling client); 0: never"},
+		&cli.IntFlag{Name: flagMaxConns, Category: categoryLimits, EnvVars: []string{env(flagMaxConns)},
+			Usage: "most requests in flight at once; beyond it 503 with Retry-After; 0: no limit"},
 		&cli.StringFlag{Name: flagLogFormat, Value: d.LogFormat, Category: categoryLog,
 			EnvVars: []string{env(flagLogFormat)},
 			Usage:   "log format: text or json"},
@@ -121,6 +173,28 @@ func FromCLI(c *cli.Context, lookupEnv func(string) (string, bool)) (Config, err
 		ShutdownGrace:      c.Duration(flagGrace),
 		TrustProxyHeaders:  c.Bool(flagTrustProxy),
 		AllowInfiniteDepth: c.Bool(flagInfinite),
+		AuthFile:           c.String(flagAuthFile),
+		TokenFile:          c.String(flagTokenFile),
+		ReadOnly:           c.Bool(flagReadOnly),
+		TLSCert:            c.String(flagTLSCert),
+		TLSKey:             c.String(flagTLSKey),
+		TLSMinVersion:      c.String(flagTLSMin),
+		StallTimeout:       c.Duration(flagStall),
+		MaxConnections:     c.Int(flagMaxConns),
+	}
+	for _, o := range c.StringSlice(flagCORS) {
+		for part := range strings.SplitSeq(o, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				cfg.CORSOrigins = append(cfg.CORSOrigins, part)
+			}
+		}
+	}
+	var err error
+	if cfg.MaxUploadSize, err = ParseSize(c.String(flagMaxUpload)); err != nil {
+		return cfg, fmt.Errorf("--%s: %v", flagMaxUpload, err)
+	}
+	if cfg.MinFreeSpace, err = ParseSize(c.String(flagMinFree)); err != nil {
+		return cfg, fmt.Errorf("--%s: %v", flagMinFree, err)
 	}
 	if !c.IsSet(flagListen) && lookupEnv != nil {
 		if port, ok := lookupEnv(envPortHTTPNAS); ok && port != "" {
@@ -160,6 +234,28 @@ func (cfg Config) Validated() (Config, error) {
 	}
 	if cfg.ShutdownGrace < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-grace %s: must not be negative", cfg.ShutdownGrace))
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	switch cfg.TLSMinVersion {
+	case "", "1.2", "1.3":
+	default:
+		errs = append(errs, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", cfg.TLSMinVersion))
+	}
+	if cfg.MaxUploadSize < 0 || cfg.MinFreeSpace < 0 {
+		errs = append(errs, errors.New("sizes must not be negative"))
+	}
+	if cfg.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--stall-timeout %s: must not be negative", cfg.StallTimeout))
+	}
+	if cfg.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("--max-connections %d: must not be negative", cfg.MaxConnections))
+	}
+	for _, o := range cfg.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			errs = append(errs, fmt.Errorf("--cors-origin %q: want an origin such as https://app.example.com, or *", o))
+		}
 	}
 	if len(errs) > 0 {
 		return cfg, joinErrs(errs)
@@ -222,4 +318,38 @@ func normalizePrefix(s string) (string, error) {
 		}
 	}
 	return p, nil
+}
+
+// ParseSize reads a byte size: a number with an optional unit K, M, G or T
+// (powers of 1024; "Ki", "KiB", "KB" all mean the same), e.g. 20G, 512Mi.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	i := len(s)
+	for i > 0 && (s[i-1] < '0' || s[i-1] > '9') {
+		i--
+	}
+	num, unit := s[:i], strings.ToUpper(strings.TrimSpace(s[i:]))
+	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I")
+	mult := int64(1)
+	switch unit {
+	case "":
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	case "T":
+		mult = 1 << 40
+	default:
+		return 0, fmt.Errorf("size %q: unknown unit (use K, M, G or T)", s)
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a number of bytes with an optional K, M, G or T", s)
+	}
+	return n * mult, nil
 }

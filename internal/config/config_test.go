@@ -94,6 +94,16 @@ func TestHTTPNASEnvironment(t *testing.T) {
 			func(c Config) bool {
 				return !c.Fsync && c.Root == DefaultRoot && c.Listen == DefaultListen && c.DAVPrefix == DefaultDAVPrefix
 			}},
+		{"security and limit flags", []string{"--auth-file", "/u", "--token-file", "/t", "--read-only", "--tls-cert", "/c", "--tls-key", "/k",
+			"--tls-min-version", "1.3", "--cors-origin", "https://a.example,https://b.example", "--max-upload-size", "2G",
+			"--min-free-space", "1G", "--stall-timeout", "30s", "--max-connections", "64", "--allow-infinite-depth"}, nil,
+			func(c Config) bool {
+				return c.AuthFile == "/u" && c.TokenFile == "/t" && c.ReadOnly && c.TLSCert == "/c" && c.TLSKey == "/k" &&
+					c.TLSMinVersion == "1.3" && len(c.CORSOrigins) == 2 && c.MaxUploadSize == 2<<30 && c.MinFreeSpace == 1<<30 &&
+					c.StallTimeout == 30*time.Second && c.MaxConnections == 64 && c.AllowInfiniteDepth
+			}},
+		{"security variables", nil, map[string]string{"DAVNAS_AUTH_FILE": "/u", "DAVNAS_READ_ONLY": "true", "DAVNAS_MAX_UPLOAD_SIZE": "10M"},
+			func(c Config) bool { return c.AuthFile == "/u" && c.ReadOnly && c.MaxUploadSize == 10<<20 }},
 		{"DAVNAS_* variables", nil, map[string]string{"DAVNAS_FSYNC": "false", "DAVNAS_SHUTDOWN_GRACE": "5s", "DAVNAS_LOG_FORMAT": "json", "DAVNAS_DAV_PREFIX": "/w"},
 			func(c Config) bool {
 				return !c.Fsync && c.ShutdownGrace == 5*time.Second && c.LogFormat == "json" && c.DAVPrefix == "/w/"
@@ -106,5 +116,18 @@ func TestHTTPNASEnvironment(t *testing.T) {
 				t.Errorf("%+v, %v", cfg, err)
 			}
 		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "0": 0, "512": 512, "1K": 1024, "1KiB": 1024, "2M": 2 << 20, "20G": 20 << 30, "1Gi": 1 << 30, "3T": 3 << 40, "10 MB": 10 << 20} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"x", "1X", "-1", "1.5G", "99999999999T"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) succeeded", bad)
+		}
 	}
 }

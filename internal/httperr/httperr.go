@@ -60,6 +60,11 @@ func Status(err error) (int, string) {
 			return m.status, m.msg
 		}
 	}
+	// A read deadline passed: the client stopped sending (--stall-timeout).
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusRequestTimeout, "request body stalled"
+	}
 	return http.StatusInternalServerError, "Internal Server Error"
 }
 
@@ -92,9 +97,13 @@ func OK(w http.ResponseWriter) {
 
 type recordKey struct{}
 
-// Holder carries a request's error from the handler that met it to the
-// request log line written by the server's middleware.
-type Holder struct{ Err error }
+// Holder carries a request's error (and authenticated user) from where
+// they are known to the request log line written by the server's
+// middleware.
+type Holder struct {
+	Err  error
+	User string
+}
 
 // WithHolder returns a context in which Record stores errors into h.
 func WithHolder(ctx context.Context, h *Holder) context.Context {
@@ -131,3 +140,10 @@ func New(code int, msg string) error { return &Error{Code: code, Msg: msg} }
 // Wrap returns an *Error with the given status and message that keeps cause
 // for the log.
 func Wrap(code int, msg string, cause error) error { return &Error{Code: code, Msg: msg, Err: cause} }
+
+// SetUser notes the authenticated user of the request, for the log.
+func SetUser(r *http.Request, user string) {
+	if h, ok := r.Context().Value(recordKey{}).(*Holder); ok {
+		h.User = user
+	}
+}

@@ -64,12 +64,20 @@ func (l *Lock) Remaining(now time.Time) time.Duration {
 	return max(l.Expires.Sub(now), 0)
 }
 
-// System holds locks and writes in progress. The zero value is not usable;
-// call New.
+// System is a view of one lock store: the whole volume (New), or a
+// sub-directory as seen by a user confined to it (Sub). All views of a
+// store see the same locks and writes, so users with different roots still
+// exclude each other. The zero value is not usable; call New.
 type System struct {
+	*state
+	prefix string // the view's root within the volume ("" for the volume)
+}
+
+// state is what all views of a lock store share.
+type state struct {
 	mu     sync.Mutex
-	locks  map[string]*Lock  // by token
-	writes map[string]*write // by name
+	locks  map[string]*Lock  // by token; Root is a volume name
+	writes map[string]*write // by volume name
 	now    func() time.Time
 }
 
@@ -80,7 +88,46 @@ type write struct {
 
 // New returns an empty lock system.
 func New() *System {
-	return &System{locks: make(map[string]*Lock), writes: make(map[string]*write), now: time.Now}
+	return &System{state: &state{locks: make(map[string]*Lock), writes: make(map[string]*write), now: time.Now}}
+}
+
+// Sub returns the view of the directory dir (a lock name of this view).
+func (s *System) Sub(dir string) *System {
+	return &System{state: s.state, prefix: s.in(dir)}
+}
+
+// in turns a lock name of this view into a volume name.
+func (s *System) in(name string) string {
+	name = Name(name)
+	if s.prefix == "" || s.prefix == "/" {
+		return name
+	}
+	if name == "/" {
+		return s.prefix
+	}
+	return s.prefix + name
+}
+
+// out turns a volume name into a lock name of this view. A lock rooted
+// above the view covers all of it and shows as rooted at its root.
+func (s *System) out(name string) string {
+	if s.prefix == "" || s.prefix == "/" {
+		return name
+	}
+	if rest, ok := strings.CutPrefix(name, s.prefix); ok && (rest == "" || rest[0] == '/') {
+		if rest == "" {
+			return "/"
+		}
+		return rest
+	}
+	return "/"
+}
+
+// view returns a copy of l with its root as this view names it.
+func (s *System) view(l *Lock) *Lock {
+	c := *l
+	c.Root = s.out(l.Root)
+	return &c
 }
 
 // Name canonicalises a lock name: slash-rooted, no "." or empty elements.
@@ -142,7 +189,7 @@ func (s *System) inTheWay(w Write) []*Lock {
 // submitted token is enough (RFC 4918 §6.2: any holder may write); every
 // exclusive lock needs its own. The returned func ends the write.
 func (s *System) BeginWrite(w Write, tokens []string) (func(), error) {
-	name := Name(w.Name)
+	name := s.in(w.Name)
 	w.Name = name
 	deep := w.Deep
 	s.mu.Lock()
@@ -210,7 +257,7 @@ func contains(list []string, v string) bool {
 // overlap an exclusive lock, or be exclusive and overlap any lock, or cover
 // a write in progress.
 func (s *System) Lock(req Request) (*Lock, error) {
-	root := Name(req.Root)
+	root := s.in(req.Root)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
@@ -230,8 +277,7 @@ func (s *System) Lock(req Request) (*Lock, error) {
 		l.Expires = s.now().Add(req.Duration)
 	}
 	s.locks[l.Token] = l
-	c := *l
-	return &c, nil
+	return s.view(l), nil
 }
 
 // newToken returns an RFC 4918 §6.5 lock token: a urn:uuid URI (RFC 9562
@@ -253,27 +299,29 @@ func (s *System) Get(token string) (*Lock, bool) {
 	if !ok {
 		return nil, false
 	}
-	c := *l
-	return &c, true
+	return s.view(l), true
 }
 
 // Covers reports whether token names a live lock that covers name: the
 // state-token condition of an If header (RFC 4918 §10.4.8).
 func (s *System) Covers(token, name string) bool {
-	l, ok := s.Get(token)
-	return ok && covers(l.Root, l.Deep, Name(name))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	l, ok := s.locks[token]
+	return ok && covers(l.Root, l.Deep, s.in(name))
 }
 
 // Discover returns the live locks that cover name, for lockdiscovery.
 func (s *System) Discover(name string) []Lock {
-	name = Name(name)
+	name = s.in(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
 	var out []Lock
 	for _, l := range s.locks {
 		if covers(l.Root, l.Deep, name) {
-			out = append(out, *l)
+			out = append(out, *s.view(l))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Root < out[j].Root })
@@ -294,8 +342,7 @@ func (s *System) Refresh(token string, d time.Duration) (*Lock, error) {
 	if d >= 0 {
 		l.Expires = s.now().Add(d)
 	}
-	c := *l
-	return &c, nil
+	return s.view(l), nil
 }
 
 // Unlock removes a lock.
@@ -317,7 +364,7 @@ func (s *System) Now() time.Time { return s.now() }
 // removed, or a MOVE took away, is no longer locked (RFC 4918 §9.6, §9.9.4;
 // x/net/webdav keeps them, golang/go#42839).
 func (s *System) Release(name string) {
-	name = Name(name)
+	name = s.in(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for tok, l := range s.locks {

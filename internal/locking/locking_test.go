@@ -158,3 +158,38 @@ func TestTokensAndMembership(t *testing.T) {
 		t.Errorf("Unlock(unknown) = %v", err)
 	}
 }
+
+// TestViews: a user confined to /u sees and respects locks taken through
+// the whole volume, and the reverse, with names in their own terms.
+func TestViews(t *testing.T) {
+	s := New()
+	u := s.Sub("/u")
+	l := mustLock(t, u, Request{Root: "/f", Shared: true, Duration: time.Minute})
+	if l.Root != "/f" {
+		t.Errorf("the view names its lock %s", l.Root)
+	}
+	if _, err := s.BeginWrite(Write{Name: "/u/f"}, nil); err != ErrLocked {
+		t.Errorf("the volume view ignores a lock taken in /u: %v", err)
+	}
+	if !s.Covers(l.Token, "/u/f") || !u.Covers(l.Token, "/f") || u.Covers(l.Token, "/g") {
+		t.Error("Covers across views")
+	}
+	deep := mustLock(t, s, Request{Root: "/", Deep: true, Shared: true, Duration: time.Minute})
+	found := u.Discover("/f")
+	if len(found) != 2 {
+		t.Fatalf("Discover in the view = %+v", found)
+	}
+	for _, f := range found {
+		if f.Token == deep.Token && f.Root != "/" {
+			t.Errorf("a lock above the view shows as %s", f.Root)
+		}
+	}
+	if _, err := u.BeginWrite(Write{Name: "/g", Member: true}, nil); err != ErrLocked {
+		t.Errorf("a deep lock above the view does not protect it: %v", err)
+	}
+	s.Unlock(deep.Token)
+	u.Release("/")
+	if _, ok := s.Get(l.Token); ok {
+		t.Error("Release of the view's root kept its lock")
+	}
+}

@@ -22,12 +22,17 @@ import (
 var progressEvery = 10 * time.Second
 
 // middleware wraps the router, outermost first: proxy headers (when
-// trusted), the request log, panic recovery.
+// trusted), the request log, panic recovery, CORS, the in-flight request
+// limit, access (authentication, roles), body limits.
 func (s *Server) middleware(next http.Handler) http.Handler {
-	h := handlers.RecoveryHandler(
+	h := s.limitBodies(next)
+	h = s.access(h)
+	h = s.limitRequests(h)
+	h = s.cors(h)
+	h = handlers.RecoveryHandler(
 		handlers.RecoveryLogger(recoveryLogger{s.log}),
 		handlers.PrintRecoveryStack(true),
-	)(next)
+	)(h)
 	h = s.accessLog(h)
 	if s.cfg.TrustProxyHeaders {
 		h = handlers.ProxyHeaders(h)
@@ -60,7 +65,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		r = r.WithContext(httperr.WithHolder(r.Context(), holder))
 		body := &countingBody{rc: r.Body}
 		r.Body = body
-		cw := &countingWriter{ResponseWriter: w}
+		cw := &countingWriter{ResponseWriter: w, stall: s.cfg.StallTimeout}
+		if cw.stall > 0 {
+			cw.rc = http.NewResponseController(w)
+		}
 
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
@@ -106,6 +114,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		finished = true
 		progress.Stop()
 		mu.Unlock()
+		if cw.rc != nil {
+			cw.rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
+		}
 		dur := time.Since(start)
 		status := cw.status
 		if status == 0 {
@@ -117,6 +128,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		if moved := body.n.Load() + cw.n.Load(); moved >= 1<<20 {
 			extra = append(extra, slog.Float64("mb_per_s", mbps(moved, dur)))
+		}
+		if holder.User != "" {
+			extra = append(extra, slog.String("user", holder.User))
 		}
 		if holder.Err != nil {
 			extra = append(extra, slog.String("err", holder.Err.Error()))
@@ -159,11 +173,22 @@ func (b *countingBody) Close() error { return b.rc.Close() }
 // countingWriter records the status and counts the response bytes. It
 // keeps the ResponseWriter's fast paths: ReadFrom (so http.ServeContent's
 // *os.File still reaches sendfile), Flush, and Unwrap for
-// http.ResponseController.
+// http.ResponseController. With a stall timeout, every write must finish
+// within the window, so a client that stops reading is dropped.
 type countingWriter struct {
 	http.ResponseWriter
 	status int
 	n      atomic.Int64
+	rc     *http.ResponseController // set with a stall timeout
+	stall  time.Duration
+	chunk  int64 // current sendfile chunk, adapted to the client's pace
+}
+
+// deadline gives the next write one stall window.
+func (w *countingWriter) deadline() {
+	if w.rc != nil {
+		w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+	}
 }
 
 func (w *countingWriter) WriteHeader(code int) {
@@ -177,14 +202,21 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.deadline()
 	n, err := w.ResponseWriter.Write(p)
 	w.n.Add(int64(n))
 	return n, err
 }
 
-// sendfileChunk is how much one sendfile call may move before the byte
-// count (and so the progress log) is updated.
-const sendfileChunk = 16 << 20
+// Sendfile chunks: how much one sendfile call may move before the byte
+// count (and so the progress log) is updated and, with a stall timeout, the
+// write deadline moves on. Chunks grow while the client keeps up (a chunk
+// done in under an eighth of the window) and shrink when it does not, so a
+// slow but steady reader is never cut and a fast one costs few calls.
+const (
+	minSendfileChunk = 256 << 10
+	maxSendfileChunk = 16 << 20
+)
 
 // ReadFrom hands the source to the underlying writer's ReadFrom. A file
 // body (http.ServeContent passes an *io.LimitedReader around the *os.File)
@@ -196,6 +228,7 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok {
+		w.deadline()
 		n, err := io.Copy(writerOnly{w.ResponseWriter}, src)
 		w.n.Add(n)
 		return n, err
@@ -212,8 +245,16 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		return n, err
 	}
 	var total int64
+	if w.chunk == 0 {
+		w.chunk = maxSendfileChunk
+		if w.rc != nil {
+			w.chunk = minSendfileChunk
+		}
+	}
 	for lr.N > 0 {
-		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, sendfileChunk)}
+		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, w.chunk)}
+		start := time.Now()
+		w.deadline()
 		n, err := rf.ReadFrom(chunk)
 		lr.N -= n
 		total += n
@@ -223,6 +264,13 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		}
 		if n == 0 {
 			break // the file is shorter than announced
+		}
+		if w.rc != nil {
+			if time.Since(start) < w.stall/8 {
+				w.chunk = min(2*w.chunk, maxSendfileChunk)
+			} else {
+				w.chunk = max(w.chunk/2, minSendfileChunk)
+			}
 		}
 	}
 	return total, nil

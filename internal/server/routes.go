@@ -4,34 +4,44 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/davnas/davnas/internal/dav"
 	"github.com/davnas/davnas/internal/fileapi"
 	"github.com/davnas/davnas/internal/httperr"
 )
 
-// routes dispatches on the path. It is a plain switch rather than an
-// http.ServeMux: the mux would clean paths and redirect (turning
-// /file/a/../b into a 301), and /file/ must see the escaped path to tell
-// dir%2Fa.txt from its literal /wc and /mv suffixes.
-func (s *Server) routes(files *fileapi.Handler, davh *dav.Handler) http.Handler {
-	prefix := davh.Prefix()
+// routes dispatches on the path, to the handlers confined to the
+// principal's root. It is a plain switch rather than an http.ServeMux: the
+// mux would clean paths and redirect (turning /file/a/../b into a 301), and
+// /file/ must see the escaped path to tell dir%2Fa.txt from its literal /wc
+// and /mv suffixes.
+func (s *Server) routes() http.Handler {
+	prefix := strings.TrimRight(s.cfg.DAVPrefix, "/")
 	inDAV := func(p string) bool {
 		return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		esc := r.URL.EscapedPath()
-		switch {
-		case p == "/healthz":
+		switch p {
+		case "/healthz":
 			s.healthz(w, r)
-		case p == "/readyz":
+			return
+		case "/readyz":
 			s.readyz(w, r)
+			return
+		}
+		api, err := s.apiFor(principalOf(r).Root)
+		if err != nil {
+			httperr.Record(r, err)
+			httperr.Write(w, http.StatusServiceUnavailable, "your root directory is not available")
+			return
+		}
+		switch {
 		case esc == fileapi.Prefix || strings.HasPrefix(esc, fileapi.Prefix+"/"):
-			files.ServeHTTP(w, r)
+			api.files.ServeHTTP(w, r)
 		case inDAV(p):
-			davh.ServeHTTP(w, r)
+			api.dav.ServeHTTP(w, r)
 		case p == "/" && r.Method == "PROPFIND":
-			davh.ServeServerRoot(w, r)
+			api.dav.ServeServerRoot(w, r)
 		case p == "/":
 			s.root(w, r, prefix+"/")
 		default:
@@ -71,6 +81,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.Ready(); err != nil {
 		httperr.Record(r, err)
 		httperr.Write(w, http.StatusServiceUnavailable, "not ready: storage is not writable")
+		return
+	}
+	if s.store.BelowMinFree() {
+		httperr.Write(w, http.StatusServiceUnavailable, "not ready: free space below --min-free-space")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/davnas/davnas/internal/auth"
 	"github.com/davnas/davnas/internal/config"
 	"github.com/davnas/davnas/internal/dav"
 	"github.com/davnas/davnas/internal/fileapi"
@@ -37,10 +38,22 @@ type Server struct {
 	cfg     config.Config
 	log     *slog.Logger
 	store   *storage.Store
+	locks   *locking.System
+	auth    *auth.Authenticator
+	certs   *certReloader // nil without TLS
 	handler http.Handler
 	http    *http.Server
 	ln      net.Listener
 	bg      sync.WaitGroup
+
+	mu   sync.Mutex
+	apis map[string]*apiSet // by principal root
+}
+
+// apiSet is the two APIs over one root: the volume's, or a user's own.
+type apiSet struct {
+	files *fileapi.Handler
+	dav   *dav.Handler
 }
 
 // New opens the storage root and builds the handler chain. It does not
@@ -50,15 +63,22 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := storage.Open(cfg.Root, storage.Options{Fsync: cfg.Fsync})
+	a, err := auth.New(auth.Config{AuthFile: cfg.AuthFile, TokenFile: cfg.TokenFile}, log)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: store}
-	locks := locking.New()
-	files := fileapi.New(store, locks, log)
-	davh := dav.New(cfg.DAVPrefix, store, locks, dav.Options{AllowInfiniteDepth: cfg.AllowInfiniteDepth}, log)
-	s.handler = s.middleware(s.routes(files, davh))
+	var certs *certReloader
+	if cfg.TLSCert != "" {
+		if certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
+	}
+	store, err := storage.Open(cfg.Root, storage.Options{Fsync: cfg.Fsync, MinFree: cfg.MinFreeSpace})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: store, locks: locking.New(), auth: a, certs: certs, apis: map[string]*apiSet{}}
+	s.handler = s.middleware(s.routes())
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -66,7 +86,35 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	if certs != nil {
+		s.http.TLSConfig = tlsConfig(certs, cfg.TLSMinVersion)
+	}
 	return s, nil
+}
+
+// apiFor returns the handlers confined to root ("" for the whole volume),
+// made on first use: a user's own root is an os.Root of its own, with a
+// view of the one lock system.
+func (s *Server) apiFor(root string) (*apiSet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.apis[root]; a != nil {
+		return a, nil
+	}
+	store, locks := s.store, s.locks
+	if root != "" {
+		sub, err := s.store.Sub(root)
+		if err != nil {
+			return nil, err
+		}
+		store, locks = sub, s.locks.Sub("/"+root)
+	}
+	a := &apiSet{
+		files: fileapi.New(store, locks, s.log),
+		dav:   dav.New(s.cfg.DAVPrefix, store, locks, dav.Options{AllowInfiniteDepth: s.cfg.AllowInfiniteDepth}, s.log),
+	}
+	s.apis[root] = a
+	return a, nil
 }
 
 // Handler is the complete handler chain, for in-process tests.
@@ -101,11 +149,25 @@ func (s *Server) Serve(ctx context.Context) error {
 		"addr", s.ln.Addr().String(), "root", s.cfg.Root, "dav_prefix", s.cfg.DAVPrefix,
 		"fsync", s.cfg.Fsync, "version", ver, "commit", commit, "go", gover)
 
+	if !s.auth.Enabled() && !loopback(s.ln.Addr()) {
+		s.log.Warn("no authentication: anyone who can reach " + s.ln.Addr().String() +
+			" can read, overwrite and delete everything under the root (see --auth-file, --token-file, --read-only)")
+	}
+
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	s.bg.Go(func() { s.sweep(bgCtx) })
+	if s.auth.Enabled() {
+		s.bg.Go(func() { s.auth.Run(bgCtx) })
+	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.ln) }()
+	go func() {
+		if s.certs != nil {
+			errc <- s.http.ServeTLS(s.ln, "", "")
+			return
+		}
+		errc <- s.http.Serve(s.ln)
+	}()
 
 	var serveErr error
 	select {
@@ -172,4 +234,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	return s.Serve(ctx)
+}
+
+// loopback reports whether addr only accepts local connections.
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

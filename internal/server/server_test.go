@@ -45,12 +45,21 @@ type env struct {
 
 func newEnv(t *testing.T, dir string) *env {
 	t.Helper()
+	return newEnvCfg(t, dir, nil)
+}
+
+// newEnvCfg is newEnv with the configuration adjusted by mod.
+func newEnvCfg(t *testing.T, dir string, mod func(*config.Config)) *env {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	cfg := config.Default()
 	cfg.Root = dir
 	cfg.LogLevel = "debug"
+	if mod != nil {
+		mod(&cfg)
+	}
 	logs := &syncBuffer{}
 	s, err := New(cfg, NewLogger(cfg, logs))
 	if err != nil {

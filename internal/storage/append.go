@@ -102,7 +102,10 @@ func (s *Store) appendLocked(f *os.File, name string, src io.Reader) (AppendResu
 		return AppendResult{}, wrap("append", name, err)
 	}
 	defer sl.end()
-	n, err := copyBuffer(fileWriter{f}, src)
+	if err := s.CheckFree(0); err != nil {
+		return AppendResult{}, pathErr("append", name, err)
+	}
+	n, err := copyBuffer(s.guard(fileWriter{f}), src)
 	if err == nil && s.fsync {
 		err = fdatasync(f)
 	}

@@ -154,7 +154,13 @@ func (a *AtomicFile) ReadFrom(src io.Reader) (int64, error) {
 	if a.failed != nil {
 		return 0, a.failed
 	}
-	var dst io.Writer = fileWriter{a.f}
+	if a.n == 0 {
+		if err := a.s.CheckFree(a.opt.ExpectedSize); err != nil {
+			a.failed = pathErr("write", a.name, err)
+			return 0, a.failed
+		}
+	}
+	dst := a.s.guard(fileWriter{a.f})
 	if a.hash != nil {
 		dst = io.MultiWriter(dst, a.hash)
 	}

@@ -51,6 +51,9 @@ func (s *Store) Copy(ctx context.Context, from, to string, opt CopyOptions) (rep
 	if exists && !opt.Overwrite {
 		return false, pathErr("copy", dst, ErrExists)
 	}
+	if err := s.CheckFree(sfi.Size()); err != nil {
+		return false, pathErr("copy", dst, err)
+	}
 	pfi, err := s.root.Stat(parent(dst))
 	if err != nil {
 		return false, wrap("copy", parent(dst), err)

@@ -21,6 +21,9 @@ type Options struct {
 	// data is synced before it is renamed into place or an append reports
 	// success, and the directory entry is synced after the rename.
 	Fsync bool
+	// MinFree refuses (ErrNoSpace) writes that would leave less free space
+	// than this many bytes on the volume.
+	MinFree int64
 }
 
 // Store is a directory served to clients. All methods are safe for
@@ -40,6 +43,7 @@ type shared struct {
 	commits lockTable[string]  // precondition checks + renames, by volume name
 	sums    memSums            // checksum cache where xattrs are unavailable
 	journal journal            // in-flight appends, for crash recovery
+	minFree int64
 }
 
 // volumeName is a root-relative name as the volume's root sees it.
@@ -98,7 +102,7 @@ func Open(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open storage root %s: %w", dir, innermost(err))
 	}
-	s := &Store{root: root, fsync: opt.Fsync, sh: &shared{top: root}}
+	s := &Store{root: root, fsync: opt.Fsync, sh: &shared{top: root, minFree: opt.MinFree}}
 	s.sh.journal.s = s
 	if err := s.Ready(); err != nil {
 		root.Close()
@@ -435,4 +439,66 @@ func (s *Store) Birth(name string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)), true
+}
+
+// CheckFree fails with ErrNoSpace when writing extra more bytes would leave
+// less than the configured minimum free on the volume. When the free space
+// cannot be read, the write is not refused.
+func (s *Store) CheckFree(extra int64) error {
+	if s.sh.minFree <= 0 {
+		return nil
+	}
+	avail, _, err := s.Usage()
+	if err != nil {
+		return nil
+	}
+	if int64(avail)-max(extra, 0) < s.sh.minFree {
+		return ErrNoSpace
+	}
+	return nil
+}
+
+// BelowMinFree reports whether the volume already has less free space than
+// the configured minimum (readiness fails then).
+func (s *Store) BelowMinFree() bool {
+	return s.CheckFree(0) != nil
+}
+
+// guardWriter checks the free space as a body of unknown size streams in.
+// The next check comes after half the headroom left (free space above the
+// minimum) or 64 MiB, whichever is less: rarely on a roomy volume, often
+// close to the limit.
+type guardWriter struct {
+	w     io.Writer
+	s     *Store
+	since int64
+	next  int64
+}
+
+const maxFreeCheckEvery = 64 << 20
+
+func (g *guardWriter) Write(p []byte) (int, error) {
+	g.since += int64(len(p))
+	if g.since >= g.next {
+		avail, _, err := g.s.Usage()
+		if err == nil {
+			headroom := int64(avail) - int64(len(p)) - g.s.sh.minFree
+			if headroom < 0 {
+				return 0, ErrNoSpace
+			}
+			g.next = min(max(headroom/2, 64<<10), maxFreeCheckEvery)
+		} else {
+			g.next = maxFreeCheckEvery
+		}
+		g.since = 0
+	}
+	return g.w.Write(p)
+}
+
+// guard wraps w with the free-space check when a minimum is configured.
+func (s *Store) guard(w io.Writer) io.Writer {
+	if s.sh.minFree <= 0 {
+		return w
+	}
+	return &guardWriter{w: w, s: s}
 }
