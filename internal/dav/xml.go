@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // maxXMLBody bounds a request's XML body (PROPFIND, PROPPATCH, LOCK).
@@ -39,6 +40,9 @@ func (x *xmlDecoder) token() (xml.Token, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if !validName(t.Name.Local) {
+				return nil, errBadXML // encoding/xml lets <z:1bad> through
+			}
 			for _, a := range t.Attr {
 				if a.Name.Space == "xmlns" && a.Value == "" {
 					return nil, errBadXML
@@ -211,10 +215,30 @@ func escapeTo(b interface {
 	}
 }
 
+// validName reports whether s is an XML local name (an NCName): what we
+// write back as an element name must be one, or the response is not XML.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_' || unicode.IsLetter(r):
+		case i > 0 && (r == '-' || r == '.' || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // writeProp writes a property element with the given (already XML) value.
 // DAV: properties use the D: prefix of the enclosing multistatus; others
 // declare their namespace as the element's default one.
 func writeProp(b *bytes.Buffer, n xml.Name, value string) {
+	if !validName(n.Local) {
+		return // a stored name that is no XML name (a hand-edited sidecar): skipped
+	}
 	if n.Space == nsDAV {
 		b.WriteString("<D:" + n.Local)
 	} else {

@@ -7,6 +7,7 @@ package httperr
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 
 	"github.com/davnas/davnas/internal/storage"
@@ -39,6 +40,7 @@ var mapping = []struct {
 	{storage.ErrIncomplete, http.StatusBadRequest, "request body ended before its announced length"},
 	{storage.ErrTooLarge, http.StatusBadRequest, "request body longer than its announced length"},
 	{context.Canceled, http.StatusBadRequest, "request canceled"},
+	{net.ErrClosed, http.StatusServiceUnavailable, "connection closed"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "request timed out"},
 }
 

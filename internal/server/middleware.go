@@ -54,6 +54,8 @@ func (l recoveryLogger) Println(v ...any) {
 // traceability of every transfer that http-nas promised and NFS never gave.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 128 {

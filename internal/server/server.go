@@ -28,9 +28,10 @@ import (
 // HTTP server limits. There is deliberately no ReadTimeout or WriteTimeout:
 // a whole-request deadline would cut multi-GiB transfers.
 const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
+	handlerCleanupWait = 10 * time.Second
+	readHeaderTimeout  = 10 * time.Second
+	idleTimeout        = 2 * time.Minute
+	maxHeaderBytes     = 64 << 10
 )
 
 // Server is one davnas instance.
@@ -48,6 +49,11 @@ type Server struct {
 
 	mu   sync.Mutex
 	apis map[string]*apiSet // by principal root
+
+	// inflight counts handlers still running, so that after the grace
+	// period their cleanup (a temp file removed, an append rolled back)
+	// finishes before the store closes and the process exits.
+	inflight sync.WaitGroup
 }
 
 // apiSet is the two APIs over one root: the volume's, or a user's own.
@@ -183,6 +189,15 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.http.Close()
 		}
 		<-errc
+		// Closed connections make the remaining handlers fail fast; wait
+		// for their cleanup, boundedly.
+		done := make(chan struct{})
+		go func() { s.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(handlerCleanupWait):
+			s.log.Warn("handlers still running after shutdown; exiting anyway")
+		}
 	}
 	stopBg()
 	s.bg.Wait()

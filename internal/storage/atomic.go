@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"golang.org/x/sys/unix"
 	"io"
 	"io/fs"
 	"os"
@@ -67,8 +68,11 @@ func (s *Store) Create(ctx context.Context, name string, src io.Reader, opt Crea
 type AtomicFile struct {
 	s       *Store
 	f       *os.File
-	name    string // target, cleaned
-	tmp     string // temporary file, root-relative
+	dir     *os.Root // the target's directory, held for the write's life
+	ownDir  bool     // dir was opened for this write (not the store's root)
+	name    string   // target, cleaned
+	base    string   // target's base name, in dir
+	tmp     string   // temporary file's base name, in dir
 	opt     CreateOptions
 	n       int64
 	failed  error
@@ -107,9 +111,20 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 			return nil, pathErr("create", clean, c)
 		}
 	}
-	tmp := joinName(dir, tempPrefix+randomSuffix())
-	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	// Everything from here on happens relative to a handle on the target
+	// directory, taken now: if the directory's path is swapped meanwhile (a
+	// symbolic link put in its place), the temporary file is still created,
+	// renamed and removed in the directory the upload started in, never
+	// through the link, and never left behind.
+	d, err := s.openDir(dir)
 	if err != nil {
+		return nil, wrap("create", clean, err)
+	}
+	a := &AtomicFile{s: s, dir: d, ownDir: d != s.root, name: clean, base: baseName(clean),
+		tmp: tempPrefix + randomSuffix(), opt: opt, existed: existed}
+	f, err := d.OpenFile(a.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		a.closeDir()
 		return nil, wrap("create", clean, err)
 	}
 	if existed != nil {
@@ -119,10 +134,11 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 	}
 	if err := lockFile(f, false); err != nil {
 		f.Close()
-		s.root.Remove(tmp)
+		d.Remove(a.tmp)
+		a.closeDir()
 		return nil, wrap("create", clean, err)
 	}
-	a := &AtomicFile{s: s, f: f, name: clean, tmp: tmp, opt: opt, existed: existed}
+	a.f = f
 	if opt.Verify != nil {
 		a.hash = newHasher()
 	}
@@ -203,7 +219,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	}
 	if a.existed != nil {
 		// Dead properties belong to the resource: keep them across a replace.
-		if old, err := a.s.openMeta(a.name); err == nil {
+		if old, err := a.dir.OpenFile(a.base, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
 			copyXattrs(old, a.f)
 			old.Close()
 		}
@@ -215,7 +231,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		}
 	}
 	if !a.opt.ModTime.IsZero() {
-		if err := a.s.root.Chtimes(a.tmp, a.opt.ModTime, a.opt.ModTime); err != nil {
+		if err := a.dir.Chtimes(a.tmp, a.opt.ModTime, a.opt.ModTime); err != nil {
 			a.Abort()
 			return CreateResult{}, wrap("chtimes", a.name, err)
 		}
@@ -230,7 +246,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	}
 	unlock, _ := a.s.sh.commits.lock(context.Background(), a.s.volumeName(a.name))
 	defer unlock()
-	cur, statErr := a.s.root.Stat(a.name)
+	cur, statErr := a.dir.Stat(a.base)
 	if statErr != nil {
 		cur = nil
 	}
@@ -240,9 +256,9 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 			return CreateResult{}, err
 		}
 	}
-	_, lstatErr := a.s.root.Lstat(a.name)
+	_, lstatErr := a.dir.Lstat(a.base)
 	created := lstatErr != nil
-	if err := a.s.root.Rename(a.tmp, a.name); err != nil {
+	if err := a.dir.Rename(a.tmp, a.base); err != nil {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)
 	}
@@ -250,8 +266,11 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	// both unlocked and under its temporary name.
 	a.f.Close()
 	a.f = nil
-	if err := a.s.syncDir(parent(a.name)); err != nil {
-		return CreateResult{}, err
+	defer a.closeDir()
+	if a.s.fsync {
+		if err := syncRootDir(a.dir); err != nil {
+			return CreateResult{}, wrap("sync", parent(a.name), err)
+		}
 	}
 	return CreateResult{Info: renamed{fi, a.name}, Size: a.n, Created: created, Sums: sums}, nil
 }
@@ -264,7 +283,15 @@ func (a *AtomicFile) Abort() {
 	}
 	a.f.Close()
 	a.f = nil
-	a.s.root.Remove(a.tmp)
+	a.dir.Remove(a.tmp)
+	a.closeDir()
+}
+
+func (a *AtomicFile) closeDir() {
+	if a.ownDir {
+		a.dir.Close()
+		a.ownDir = false
+	}
 }
 
 // renamed reports a committed temporary file's FileInfo under its final

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"syscall"
 )
@@ -106,13 +107,20 @@ var sentinels = []error{ErrChecksum, ErrNotFound, ErrExists, ErrPermission, ErrI
 // ("path escapes from parent"); it is the only non-errno failure the root's
 // path operations produce, and a test pins the text.
 func isRootEscape(err error) bool {
+	var inner error
 	var pe *fs.PathError
-	if !errors.As(err, &pe) {
+	var le *os.LinkError // Root.Rename reports with a LinkError
+	switch {
+	case errors.As(err, &pe):
+		inner = pe.Err
+	case errors.As(err, &le):
+		inner = le.Err
+	default:
 		return false
 	}
 	var errno syscall.Errno
-	if errors.As(pe.Err, &errno) {
+	if errors.As(inner, &errno) {
 		return false
 	}
-	return strings.Contains(pe.Err.Error(), "escapes")
+	return strings.Contains(inner.Error(), "escapes")
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -75,9 +76,19 @@ func (sl *slot) end() {
 		return
 	}
 	sl.j.mu.Lock()
-	sl.j.free = append(sl.j.free, sl.f)
-	sl.j.mu.Unlock()
+	defer sl.j.mu.Unlock()
+	if len(sl.j.free) < maxIdleSlots {
+		sl.j.free = append(sl.j.free, sl.f)
+		return
+	}
+	// More idle slots than appends usually run at once: let this one go.
+	name := journalDir + "/" + filepath.Base(sl.f.Name())
+	sl.f.Close()
+	sl.j.s.sh.top.Remove(name)
 }
+
+// maxIdleSlots bounds the journal slots kept open between appends.
+const maxIdleSlots = 8
 
 // take returns an idle slot of this process, or a new one.
 func (j *journal) take() (*os.File, error) {

@@ -127,7 +127,7 @@ func TestSweepTemp(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, ".davnas-tmp-young"), nil, 0o644))
 	live, err := s.NewAtomicFile("a/live", CreateOptions{ExpectedSize: -1})
 	must(t, err)
-	must(t, os.Chtimes(filepath.Join(dir, live.tmp), old, old))
+	must(t, os.Chtimes(filepath.Join(dir, "a", live.tmp), old, old))
 	must(t, os.WriteFile(filepath.Join(dir, "a/keep"), nil, 0o644))
 
 	n, young, err := s.SweepTemp(context.Background())
@@ -139,7 +139,7 @@ func TestSweepTemp(t *testing.T) {
 			t.Errorf("%s not removed", n)
 		}
 	}
-	for _, n := range []string{".davnas-tmp-young", live.tmp, "a/keep"} {
+	for _, n := range []string{".davnas-tmp-young", "a/" + live.tmp, "a/keep"} {
 		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
 			t.Errorf("%s removed: %v", n, err)
 		}

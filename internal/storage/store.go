@@ -502,3 +502,22 @@ func (s *Store) guard(w io.Writer) io.Writer {
 	}
 	return &guardWriter{w: w, s: s}
 }
+
+// openDir returns a handle on the directory dir: the store's own root for
+// ".", else an os.Root opened inside it (closed by the caller).
+func (s *Store) openDir(dir string) (*os.Root, error) {
+	if dir == "." {
+		return s.root, nil
+	}
+	return s.root.OpenRoot(dir)
+}
+
+// syncRootDir makes the entries of the directory d is rooted at durable.
+func syncRootDir(d *os.Root) error {
+	f, err := d.Open(".")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
