@@ -24,7 +24,7 @@ TEST_TIMEOUT ?= 25m
 
 export CGO_ENABLED ?= 1
 
-.PHONY: all build run test test-deps lint fmt vet staticcheck vulncheck bench fuzz clean
+.PHONY: all build run test test-deps lint fmt vet staticcheck vulncheck image-check bench fuzz clean
 
 all: build
 
@@ -39,7 +39,7 @@ run: build
 test-deps:
 	./test/deps.sh
 
-test: test-deps lint
+test: test-deps lint image-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./... > /dev/null
 
@@ -60,6 +60,10 @@ vulncheck: $(VULNDB_DIR)/index/db.json
 
 $(VULNDB_DIR)/index/db.json:
 	./.ci/vulndb.sh $(VULNDB_VERSION) $(VULNDB_DIR)
+
+# The container image, proven without a Docker engine (see .ci/image-check.sh).
+image-check:
+	./.ci/image-check.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

@@ -87,6 +87,17 @@ func newApp() *cli.App {
 				return server.Run(ctx, cfg, server.NewLogger(cfg, os.Stderr))
 			},
 		}, {
+			Name:  "healthcheck",
+			Usage: "exit 0 if the server configured by the same flags and environment answers /healthz on this host (for a container HEALTHCHECK)",
+			Flags: config.Flags(),
+			Action: func(c *cli.Context) error {
+				cfg, err := config.FromCLI(c, os.LookupEnv)
+				if err != nil {
+					return err
+				}
+				return server.Healthcheck(c.Context, cfg)
+			},
+		}, {
 			Name:      "passwd",
 			Usage:     "print an --auth-file line for USER (bcrypt); the password is read from the terminal, or from stdin",
 			ArgsUsage: "USER",

@@ -35,6 +35,8 @@ type Config struct {
 	MinFreeSpace       int64         // refuse writes that would leave less free space (bytes)
 	StallTimeout       time.Duration // drop a transfer that stalls this long; 0: never
 	MaxConnections     int           // concurrent requests; beyond: 503; 0: no limit
+	MetricsListen      string        // a separate address for /metrics; "" serves it on Listen
+	AccessLog          string        // "combined": also an Apache combined log on stdout
 }
 
 // Defaults. Port 3000 and ./data keep http-nas's URLs and a run command that
@@ -88,6 +90,8 @@ const (
 	flagMinFree     = "min-free-space"
 	flagStall       = "stall-timeout"
 	flagMaxConns    = "max-connections"
+	flagMetrics     = "metrics-listen"
+	flagAccessLog   = "access-log"
 	categorySec     = "Security"
 	categoryLimits  = "Limits"
 	envPortHTTPNAS  = "PORT"
@@ -150,6 +154,10 @@ func Flags() []cli.Flag {
 			Usage: "drop a transfer whose body moves less than 1 KiB/s over this window (a stalled or trickling client); 0: never"},
 		&cli.IntFlag{Name: flagMaxConns, Category: categoryLimits, EnvVars: []string{env(flagMaxConns)},
 			Usage: "most requests in flight at once; beyond it 503 with Retry-After; 0: no limit"},
+		&cli.StringFlag{Name: flagMetrics, Category: categoryLog, EnvVars: []string{env(flagMetrics)},
+			Usage: "serve Prometheus /metrics on this address (host:port or a port), without authentication; empty: on --listen, behind authentication"},
+		&cli.StringFlag{Name: flagAccessLog, Category: categoryLog, EnvVars: []string{env(flagAccessLog)},
+			Usage: "\"combined\": also write an Apache combined access log to stdout"},
 		&cli.StringFlag{Name: flagLogFormat, Value: d.LogFormat, Category: categoryLog,
 			EnvVars: []string{env(flagLogFormat)},
 			Usage:   "log format: text or json"},
@@ -181,6 +189,8 @@ func FromCLI(c *cli.Context, lookupEnv func(string) (string, bool)) (Config, err
 		TLSMinVersion:      c.String(flagTLSMin),
 		StallTimeout:       c.Duration(flagStall),
 		MaxConnections:     c.Int(flagMaxConns),
+		MetricsListen:      c.String(flagMetrics),
+		AccessLog:          c.String(flagAccessLog),
 	}
 	for _, o := range c.StringSlice(flagCORS) {
 		for part := range strings.SplitSeq(o, ",") {
@@ -251,6 +261,18 @@ func (cfg Config) Validated() (Config, error) {
 	}
 	if cfg.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("--max-connections %d: must not be negative", cfg.MaxConnections))
+	}
+	if cfg.MetricsListen != "" {
+		ml, err := normalizeListen(cfg.MetricsListen)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen: %v", strings.TrimPrefix(err.Error(), "--listen ")))
+		}
+		cfg.MetricsListen = ml
+	}
+	switch cfg.AccessLog {
+	case "", "combined":
+	default:
+		errs = append(errs, fmt.Errorf("--access-log %q: want combined (or nothing)", cfg.AccessLog))
 	}
 	for _, o := range cfg.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {

@@ -373,3 +373,11 @@ func (s *System) Release(name string) {
 		}
 	}
 }
+
+// Count is the number of live locks (all views).
+func (s *System) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	return len(s.locks)
+}

@@ -59,6 +59,7 @@ func (s *Server) access(next http.Handler) http.Handler {
 				return
 			case err != nil:
 				httperr.Record(r, err)
+				s.metrics.AuthFailure()
 				for _, c := range s.auth.Challenges() {
 					w.Header().Add("WWW-Authenticate", c)
 				}

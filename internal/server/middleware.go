@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +43,32 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return h
 }
 
+// apiLabel names the API a request is for: file, dav or other (probes,
+// metrics, the root).
+func (s *Server) apiLabel(r *http.Request) string {
+	esc := r.URL.EscapedPath()
+	if esc == "/file" || strings.HasPrefix(esc, "/file/") {
+		return "file"
+	}
+	prefix := strings.TrimRight(s.cfg.DAVPrefix, "/")
+	p := r.URL.Path
+	if p != "/healthz" && p != "/readyz" && p != "/metrics" && (prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/")) {
+		return "dav"
+	}
+	return "other"
+}
+
+// accessWriter writes the combined access log to stdout (or, in tests, to
+// Server.accessOut), decided at each write.
+type accessWriter struct{ s *Server }
+
+func (a accessWriter) Write(p []byte) (int, error) {
+	if a.s.accessOut != nil {
+		return a.s.accessOut.Write(p)
+	}
+	return os.Stdout.Write(p)
+}
+
 // recoveryLogger sends a recovered panic, with its stack, to the log only;
 // the client gets a bare 500.
 type recoveryLogger struct{ log *slog.Logger }
@@ -63,6 +92,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 
+		api := s.apiLabel(r)
+		done := s.metrics.Begin(api)
 		holder := &httperr.Holder{}
 		r = r.WithContext(httperr.WithHolder(r.Context(), holder))
 		body := &countingBody{rc: r.Body}
@@ -78,6 +109,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		attrs := func(extra ...slog.Attr) []slog.Attr {
 			return append([]slog.Attr{
+				slog.String("api", api),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int64("bytes_in", body.n.Load()),
@@ -124,6 +156,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		done(r.Method, status, body.n.Load(), cw.n.Load(), dur)
 		extra := []slog.Attr{
 			slog.Int("status", status),
 			slog.Duration("dur", dur.Round(time.Microsecond)),
@@ -141,7 +174,33 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			level = slog.LevelWarn
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs(extra...)...)
+		if s.cfg.AccessLog == "combined" {
+			writeCombined(accessWriter{s}, r, start, holder.User, status, cw.n.Load())
+		}
 	})
+}
+
+// writeCombined writes one Apache combined log line, as gorilla/handlers'
+// CombinedLoggingHandler formats it. (That handler counts only Write calls,
+// so every download sent by sendfile would be logged as 0 bytes; the byte
+// count here is the real one.)
+func writeCombined(w io.Writer, r *http.Request, start time.Time, user string, status int, size int64) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if user == "" {
+		user = "-"
+	}
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	line := fmt.Sprintf("%s - %s [%s] %s %d %d %s %s\n",
+		host, user, start.Format("02/Jan/2006:15:04:05 -0700"),
+		strconv.Quote(r.Method+" "+uri+" "+r.Proto), status, size,
+		strconv.Quote(r.Referer()), strconv.Quote(r.UserAgent()))
+	io.WriteString(w, line)
 }
 
 func mbps(n int64, d time.Duration) float64 {

@@ -28,6 +28,11 @@ func (s *Server) routes() http.Handler {
 		case "/readyz":
 			s.readyz(w, r)
 			return
+		case "/metrics":
+			if s.metricsSrv == nil {
+				s.metrics.Handler().ServeHTTP(w, r)
+				return
+			}
 		}
 		api, err := s.apiFor(principalOf(r).Root)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/davnas/davnas/internal/dav"
 	"github.com/davnas/davnas/internal/fileapi"
 	"github.com/davnas/davnas/internal/locking"
+	"github.com/davnas/davnas/internal/metrics"
 	"github.com/davnas/davnas/internal/storage"
 	"github.com/davnas/davnas/internal/version"
 )
@@ -36,16 +38,20 @@ const (
 
 // Server is one davnas instance.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   *storage.Store
-	locks   *locking.System
-	auth    *auth.Authenticator
-	certs   *certReloader // nil without TLS
-	handler http.Handler
-	http    *http.Server
-	ln      net.Listener
-	bg      sync.WaitGroup
+	cfg        config.Config
+	log        *slog.Logger
+	store      *storage.Store
+	locks      *locking.System
+	auth       *auth.Authenticator
+	certs      *certReloader // nil without TLS
+	metrics    *metrics.Metrics
+	metricsSrv *http.Server // nil unless --metrics-listen
+	metricsLn  net.Listener
+	accessOut  io.Writer // the combined access log (stdout; tests set it)
+	handler    http.Handler
+	http       *http.Server
+	ln         net.Listener
+	bg         sync.WaitGroup
 
 	mu   sync.Mutex
 	apis map[string]*apiSet // by principal root
@@ -84,7 +90,20 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: store, locks: locking.New(), auth: a, certs: certs, apis: map[string]*apiSet{}}
+	ver, commit, gover := version.Info()
+	s.metrics = metrics.New(metrics.Sources{
+		Usage:   store.Space,
+		Appends: store.AppendStats,
+		Locks:   s.locks.Count,
+		Version: ver, Commit: commit, GoVersion: gover,
+	})
 	s.handler = s.middleware(s.routes())
+	if cfg.MetricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	}
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -140,7 +159,23 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Listen, err)
 	}
 	s.ln = ln
+	if s.metricsSrv != nil {
+		mln, err := net.Listen("tcp", s.cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen on %s (--metrics-listen): %w", s.cfg.MetricsListen, err)
+		}
+		s.metricsLn = mln
+	}
 	return nil
+}
+
+// MetricsAddr is the bound --metrics-listen address, or nil.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
 }
 
 // Addr is the bound address (useful with port 0).
@@ -166,6 +201,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.bg.Go(func() { s.auth.Run(bgCtx) })
 	}
 
+	if s.metricsSrv != nil {
+		s.log.Info("metrics listening", "addr", s.metricsLn.Addr().String())
+		s.bg.Go(func() { s.metricsSrv.Serve(s.metricsLn) })
+		s.bg.Go(func() { <-bgCtx.Done(); s.metricsSrv.Close() })
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if s.certs != nil {

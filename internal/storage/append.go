@@ -120,6 +120,8 @@ func (s *Store) appendLocked(f *os.File, name string, src io.Reader) (AppendResu
 	if err != nil {
 		return AppendResult{}, wrap("append", name, err)
 	}
+	s.sh.appendCount.Add(1)
+	s.sh.appendedBytes.Add(uint64(n))
 	return AppendResult{Info: fi, Size: n}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +45,13 @@ type shared struct {
 	sums    memSums            // checksum cache where xattrs are unavailable
 	journal journal            // in-flight appends, for crash recovery
 	minFree int64
+
+	appendCount, appendedBytes atomic.Uint64 // committed, for metrics
+}
+
+// AppendStats reports the appends committed since start and their bytes.
+func (s *Store) AppendStats() (count, bytes uint64) {
+	return s.sh.appendCount.Load(), s.sh.appendedBytes.Load()
 }
 
 // volumeName is a root-relative name as the volume's root sees it.
@@ -400,6 +408,22 @@ func (s *Store) SetModTime(name string, t time.Time) error {
 		return err
 	}
 	return wrap("chtimes", clean, s.root.Chtimes(clean, time.Time{}, t))
+}
+
+// Space reports the volume's size, used and free (for unprivileged users)
+// bytes.
+func (s *Store) Space() (total, used, free uint64, err error) {
+	d, err := s.root.Open(".")
+	if err != nil {
+		return 0, 0, 0, wrap("statfs", ".", err)
+	}
+	defer d.Close()
+	var st unix.Statfs_t
+	if err := control(d, "fstatfs", func(fd int) error { return unix.Fstatfs(fd, &st) }); err != nil {
+		return 0, 0, 0, wrap("statfs", ".", err)
+	}
+	bs := uint64(st.Bsize)
+	return st.Blocks * bs, (st.Blocks - st.Bfree) * bs, st.Bavail * bs, nil
 }
 
 // Usage reports the volume's free space (for unprivileged users) and the

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,5 +131,22 @@ func TestDefaultsAndHTTPNASEnv(t *testing.T) {
 	newClient(t, q).expect(200, "POST", "/file/x", strings.NewReader("x"))
 	if !exists(filepath.Join(store, "x")) {
 		t.Error("STORAGE_PATH not used")
+	}
+}
+
+// TestHealthcheck: the container's HEALTHCHECK command, configured by the
+// same flags or environment as the server.
+func TestHealthcheck(t *testing.T) {
+	p := testutil.Start(t, "")
+	if code, _, stderr := run(t, t.TempDir(), nil, "healthcheck", "--listen", p.Addr); code != 0 {
+		t.Errorf("healthcheck of a running server: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, t.TempDir(), []string{"DAVNAS_LISTEN=" + p.Addr}, "healthcheck"); code != 0 {
+		t.Errorf("healthcheck from DAVNAS_LISTEN: exit %d %s", code, stderr)
+	}
+	p.Stop(t, syscall.SIGTERM)
+	code, _, stderr := run(t, t.TempDir(), nil, "healthcheck", "--listen", p.Addr)
+	if code == 0 || !strings.Contains(stderr, "not healthy") {
+		t.Errorf("healthcheck of a stopped server: exit %d %q", code, stderr)
 	}
 }
