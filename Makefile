@@ -24,12 +24,12 @@ TEST_TIMEOUT ?= 25m
 
 export CGO_ENABLED ?= 1
 
-.PHONY: all build run test test-deps lint fmt vet staticcheck vulncheck image-check bench fuzz clean
+.PHONY: all build run test test-deps lint fmt vet staticcheck vulncheck image-check chart-check manifests bench fuzz clean
 
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/davnas
+	CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/davnas
 
 run: build
 	./$(BIN) serve
@@ -39,7 +39,7 @@ run: build
 test-deps:
 	./test/deps.sh
 
-test: test-deps lint image-check
+test: test-deps lint image-check chart-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./... > /dev/null
 
@@ -60,6 +60,16 @@ vulncheck: $(VULNDB_DIR)/index/db.json
 
 $(VULNDB_DIR)/index/db.json:
 	./.ci/vulndb.sh $(VULNDB_VERSION) $(VULNDB_DIR)
+
+# The Helm chart: lint, render (default, every option, http-nas migration),
+# validate every object with the Kubernetes API types, refuse bad values,
+# and fail when deploy/kubernetes/davnas.yaml is stale (see .ci/chart.sh).
+chart-check:
+	./.ci/chart.sh check
+
+# Regenerate deploy/kubernetes/davnas.yaml from the chart's defaults.
+manifests:
+	./.ci/chart.sh manifests
 
 # The container image, proven without a Docker engine (see .ci/image-check.sh).
 image-check:

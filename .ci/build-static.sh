@@ -8,6 +8,6 @@ out=$1
 version=${2:-${VERSION:-dev}}
 commit=${3:-${COMMIT:-unknown}}
 pkg=github.com/davnas/davnas/internal/version
-CGO_ENABLED=0 go build -trimpath \
+CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs \
   -ldflags "-s -w -X ${pkg}.Version=${version} -X ${pkg}.Commit=${commit}" \
   -o "$out" ./cmd/davnas

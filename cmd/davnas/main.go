@@ -84,7 +84,11 @@ func newApp() *cli.App {
 				}
 				ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 				defer stop()
-				return server.Run(ctx, cfg, server.NewLogger(cfg, os.Stderr))
+				log := server.NewLogger(cfg, os.Stderr)
+				for _, k := range config.UnknownEnv(os.Environ()) {
+					log.Warn("environment variable " + k + " is not a davnas setting (see davnas serve --help); ignored")
+				}
+				return server.Run(ctx, cfg, log)
 			},
 		}, {
 			Name:  "healthcheck",

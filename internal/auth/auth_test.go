@@ -200,3 +200,30 @@ func TestMain(m *testing.M) {
 	cost = 4 // bcrypt.MinCost: the tests check logic, not the work factor
 	os.Exit(m.Run())
 }
+
+// TestReloadKubernetesSecret: a mounted Secret is a symlink to ..data/NAME,
+// and an update swaps the ..data symlink to a new directory.
+func TestReloadKubernetesSecret(t *testing.T) {
+	old := reloadEvery
+	reloadEvery = 20 * time.Millisecond
+	defer func() { reloadEvery = old }()
+	dir := t.TempDir()
+	v1, v2 := filepath.Join(dir, "..2026_v1"), filepath.Join(dir, "..2026_v2")
+	os.Mkdir(v1, 0o755)
+	os.Mkdir(v2, 0o755)
+	write(t, filepath.Join(v1, "htpasswd"), mustLine(t, "alice", "pw", false, ""))
+	write(t, filepath.Join(v2, "htpasswd"), mustLine(t, "bob", "pw2", false, ""))
+	os.Symlink("..2026_v1", filepath.Join(dir, "..data"))
+	os.Symlink("..data/htpasswd", filepath.Join(dir, "htpasswd"))
+	a, err := New(Config{AuthFile: filepath.Join(dir, "htpasswd")}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Run(ctx)
+	// The kubelet's atomic swap: a new symlink renamed over ..data.
+	os.Symlink("..2026_v2", filepath.Join(dir, "..data_tmp"))
+	os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data"))
+	waitFor(t, func() bool { _, err := a.Authenticate(basic("bob", "pw2")); return err == nil })
+}

@@ -375,3 +375,31 @@ func ParseSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// UnknownEnv lists the DAVNAS_* variables of environ that no flag reads: a
+// typo (DAVNAS_AUTHFILE) would otherwise be silently ignored. The variables
+// Kubernetes service links inject for a Service named davnas
+// (DAVNAS_PORT..., DAVNAS_SERVICE_...) are not reported.
+func UnknownEnv(environ []string) []string {
+	known := map[string]bool{}
+	for _, f := range Flags() {
+		if ev, ok := f.(interface{ GetEnvVars() []string }); ok {
+			for _, e := range ev.GetEnvVars() {
+				known[e] = true
+			}
+		}
+	}
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, envPrefix) || known[k] {
+			continue
+		}
+		if k == "DAVNAS_BIN" || strings.HasPrefix(k, "DAVNAS_PORT") || strings.HasPrefix(k, "DAVNAS_SERVICE_") ||
+			strings.HasPrefix(k, "DAVNAS_ALLOW_MISSING") {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}

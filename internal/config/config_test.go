@@ -131,3 +131,11 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"DAVNAS_ROOT=/d", "DAVNAS_AUTHFILE=x", "DAVNAS_PORT=tcp://1.2.3.4:3000",
+		"DAVNAS_PORT_3000_TCP_ADDR=1.2.3.4", "DAVNAS_SERVICE_HOST=1.2.3.4", "PATH=/bin", "DAVNAS_LOG_LEVEL=info"})
+	if len(got) != 1 || got[0] != "DAVNAS_AUTHFILE" {
+		t.Errorf("UnknownEnv = %v", got)
+	}
+}

@@ -83,7 +83,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz is the readiness probe: the root is a readable, writable directory.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.Ready(); err != nil {
+	if s.cfg.ReadOnly {
+		// A read-only server may sit on a read-only volume: readable is ready.
+		if !s.store.Readable() {
+			httperr.Write(w, http.StatusServiceUnavailable, "not ready: storage is not readable")
+			return
+		}
+	} else if err := s.store.Ready(); err != nil {
 		httperr.Record(r, err)
 		httperr.Write(w, http.StatusServiceUnavailable, "not ready: storage is not writable")
 		return

@@ -195,7 +195,7 @@ func TestProgressLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if !strings.Contains(e.log.String(), `msg="transfer progress" method=POST path=/file/slow`) {
+	if !strings.Contains(e.log.String(), `msg="transfer progress" api=file method=POST path=/file/slow`) {
 		t.Errorf("no progress line:\n%s", e.log.String())
 	}
 }
@@ -253,6 +253,11 @@ func TestReadOnlyVolume(t *testing.T) {
 	}
 	if resp, _ := e.do("PUT", "/dav/g", "x"); resp.StatusCode != 503 {
 		t.Errorf("WebDAV PUT to a read-only volume = %d", resp.StatusCode)
+	}
+	// A --read-only server over a read-only volume is ready: it only reads.
+	ro := newEnvCfg(t, dir, func(c *config.Config) { c.ReadOnly = true })
+	if resp, _ := ro.do("GET", "/readyz", ""); resp.StatusCode != 200 {
+		t.Errorf("readyz of a --read-only server on a read-only volume = %d", resp.StatusCode)
 	}
 }
 
