@@ -85,7 +85,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
-	store, err := storage.Open(cfg.Root, storage.Options{Fsync: cfg.Fsync, MinFree: cfg.MinFreeSpace})
+	store, err := storage.Open(cfg.Root, storage.Options{Fsync: cfg.Fsync, MinFree: cfg.MinFreeSpace, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,9 @@ type Options struct {
 	// MinFree refuses (ErrNoSpace) writes that would leave less free space
 	// than this many bytes on the volume.
 	MinFree int64
+	// ReadOnly opens a root that may be on a read-only volume: it is not
+	// required to be writable and no append journal is replayed.
+	ReadOnly bool
 }
 
 // Store is a directory served to clients. All methods are safe for
@@ -112,6 +115,13 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	s := &Store{root: root, fsync: opt.Fsync, sh: &shared{top: root, minFree: opt.MinFree}}
 	s.sh.journal.s = s
+	if opt.ReadOnly {
+		if !s.Readable() {
+			root.Close()
+			return nil, fmt.Errorf("storage root %s is not readable", dir)
+		}
+		return s, nil
+	}
 	if err := s.Ready(); err != nil {
 		root.Close()
 		return nil, fmt.Errorf("storage root %s is not writable: %w", dir, innermost(err))
