@@ -258,7 +258,7 @@ func compareContents(t *testing.T, what string, want, got map[string]fileInfo, w
 }
 
 // requestLine matches one request line of the server's text log.
-var requestLine = regexp.MustCompile(`msg=request method=(\S+) path=("(?:[^"\\]|\\.)*"|\S+) .*status=(\d+)`)
+var requestLine = regexp.MustCompile(`msg=request (?:api=\S+ )?method=(\S+) path=("(?:[^"\\]|\\.)*"|\S+) .*status=(\d+)`)
 
 // logRequest is one request from the server's log.
 type logRequest struct {
