@@ -24,7 +24,7 @@ TEST_TIMEOUT ?= 25m
 
 export CGO_ENABLED ?= 1
 
-.PHONY: all build run test test-deps lint fmt vet staticcheck vulncheck image-check chart-check manifests bench fuzz clean
+.PHONY: all build run test test-deps lint fmt vet staticcheck vulncheck image-check chart-check manifests bench bench-e2e bench-e2e-quick fuzz clean
 
 all: build
 
@@ -75,8 +75,18 @@ manifests:
 image-check:
 	./.ci/image-check.sh
 
+# Go benchmarks of the hot paths, then the end-to-end comparison against
+# nginx and a bare x/net/webdav server (test/bench; about 5 minutes).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+	$(GO) run ./test/bench
+
+bench-e2e:
+	$(GO) run ./test/bench
+
+# The end-to-end comparison, one short round (about 30 s).
+bench-e2e-quick:
+	$(GO) run ./test/bench -quick
 
 fuzz:
 	$(GO) test ./internal/storage -run '^$$' -fuzz FuzzClean -fuzztime 30s
