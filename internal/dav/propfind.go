@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/davnas/davnas/internal/httperr"
@@ -222,12 +224,10 @@ func (pw *propWriter) writeAs(ms *multistatus, href, clean string, fi fs.FileInf
 		}
 		var missing []xml.Name
 		open := false
-		seen := map[xml.Name]bool{}
-		for _, n := range names {
-			if seen[n] {
-				continue
+		for i, n := range names {
+			if i > 0 && slices.Contains(names[:i], n) {
+				continue // named twice
 			}
-			seen[n] = true
 			v, ok, err := rc.value(n)
 			if err != nil {
 				return err
@@ -320,7 +320,8 @@ func (rc *resource) value(n xml.Name) (string, bool, error) {
 	case pETag:
 		return escape(storage.ETag(fi)), true, nil
 	case pLastModified, pWin32Modified:
-		return fi.ModTime().UTC().Format(http.TimeFormat), true, nil
+		var buf [40]byte
+		return string(fi.ModTime().UTC().AppendFormat(buf[:0], http.TimeFormat)), true, nil
 	case pCreationDate:
 		// RFC 4918 §15.1: an RFC 3339 date-time. Finder shows it as the
 		// creation date; where the file system keeps no birth time the
@@ -418,14 +419,32 @@ func timeoutValue(d time.Duration) string {
 
 // href is the escaped URL path of a resource; collections end in "/".
 func (h *Handler) href(clean string, dir bool) string {
-	p := h.prefix + lockName(clean)
-	if dir && clean != "." {
-		p += "/"
+	b := make([]byte, 0, len(h.prefix)+len(clean)+8)
+	b = appendEscapedPath(b, h.prefix)
+	b = append(b, '/')
+	if clean != "." {
+		b = appendEscapedPath(b, clean)
+		if dir {
+			b = append(b, '/')
+		}
 	}
-	if p == "" {
-		p = "/"
+	return string(b)
+}
+
+// appendEscapedPath percent-encodes a path as url.URL.EscapedPath does:
+// everything but unreserved characters, sub-delimiters, ':', '@' and '/'.
+func appendEscapedPath(b []byte, p string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0 {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
 	}
-	return (&url.URL{Path: p}).EscapedPath()
+	return b
 }
 
 // multistatus streams a 207 Multi-Status body through a buffer that is

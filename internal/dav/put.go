@@ -26,28 +26,6 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 	if !ok {
 		return httperr.New(http.StatusBadRequest, "invalid X-Expected-Entity-Length")
 	}
-	fi, statErr := h.store.Stat(clean)
-	if statErr == nil && fi.IsDir() {
-		w.Header().Set("Allow", h.allow(clean))
-		return httperr.New(http.StatusMethodNotAllowed, "cannot PUT a collection")
-	}
-	if statErr != nil {
-		fi = nil
-		if err := h.needParent(clean); err != nil {
-			return err
-		}
-	}
-	// Checked now, so a doomed upload is refused before its body is read,
-	// and again at commit, where no other upload of the name can pass.
-	if err := checkPreconditions(r, fi); err != nil {
-		return err
-	}
-	release, err := h.authorize(r, clean, target{clean: clean, member: fi == nil})
-	if err != nil {
-		return err
-	}
-	defer release()
-
 	opt := storage.CreateOptions{
 		ExpectedSize: expected,
 		Check:        func(cur fs.FileInfo) error { return checkPreconditions(r, cur) },
@@ -72,14 +50,35 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 			return nil
 		}
 	}
-	res, err := h.store.Create(r.Context(), clean, r.Body, opt)
+	a, err := h.store.NewAtomicFile(clean, opt)
 	if err != nil {
-		// RFC 4918 §9.7.1: "A PUT that would result in the creation of a
-		// resource without an appropriately scoped parent collection MUST
-		// fail with a 409 (Conflict)."
-		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNotDir) {
+		switch {
+		case errors.Is(err, storage.ErrIsDir):
+			w.Header().Set("Allow", h.allow(clean))
+			return httperr.New(http.StatusMethodNotAllowed, "cannot PUT a collection")
+		case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNotDir):
+			// RFC 4918 §9.7.1: "A PUT that would result in the creation of a
+			// resource without an appropriately scoped parent collection
+			// MUST fail with a 409 (Conflict)."
 			return httperr.Wrap(http.StatusConflict, "parent collection does not exist", err)
 		}
+		return err
+	}
+	// Checked now, so a doomed upload is refused before its body is read,
+	// and again at commit, where no other upload of the name can pass.
+	existing := a.Existing()
+	if err := checkPreconditions(r, existing); err != nil {
+		a.Abort()
+		return err
+	}
+	release, err := h.authorize(r, clean, target{clean: clean, member: existing == nil})
+	if err != nil {
+		a.Abort()
+		return err
+	}
+	defer release()
+	res, err := a.Finish(r.Context(), r.Body)
+	if err != nil {
 		return err
 	}
 	w.Header().Set("ETag", storage.ETag(res.Info))

@@ -188,15 +188,33 @@ func writeStart(b *strings.Builder, t xml.StartElement) {
 // (control characters, invalid UTF-8) as U+FFFD. Quotes stay as they are,
 // so an ETag reads "..." and not &#34;...&#34; for clients that match text.
 func escape(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
 	var b strings.Builder
 	escapeTo(&b, s)
 	return b.String()
+}
+
+// needsEscape reports whether s is anything but printable ASCII without
+// &, < and >.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '&' || c == '<' || c == '>' {
+			return true
+		}
+	}
+	return false
 }
 
 func escapeTo(b interface {
 	WriteString(string) (int, error)
 	WriteRune(rune) (int, error)
 }, s string) {
+	if !needsEscape(s) { // most names
+		b.WriteString(s)
+		return
+	}
 	for _, r := range s {
 		switch {
 		case r == '&':
@@ -236,7 +254,7 @@ func validName(s string) bool {
 // DAV: properties use the D: prefix of the enclosing multistatus; others
 // declare their namespace as the element's default one.
 func writeProp(b *bytes.Buffer, n xml.Name, value string) {
-	if !validName(n.Local) {
+	if n.Space != nsDAV && !validName(n.Local) {
 		return // a stored name that is no XML name (a hand-edited sidecar): skipped
 	}
 	if n.Space == nsDAV {

@@ -51,6 +51,11 @@ func (s *Store) Create(ctx context.Context, name string, src io.Reader, opt Crea
 	if err != nil {
 		return CreateResult{}, err
 	}
+	return a.Finish(ctx, src)
+}
+
+// Finish copies src into the file and commits it (or aborts on error).
+func (a *AtomicFile) Finish(ctx context.Context, src io.Reader) (CreateResult, error) {
 	if _, err := a.ReadFrom(src); err != nil {
 		a.Abort()
 		return CreateResult{}, err
@@ -98,29 +103,33 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 			return nil, err
 		}
 	}
+	// Everything from here on happens relative to a handle on the target
+	// directory, taken now: if the directory's path is swapped meanwhile (a
+	// symbolic link put in its place), the temporary file is still created,
+	// renamed and removed in the directory the upload started in, never
+	// through the link, and never left behind. It also spares every later
+	// step a walk of the path.
+	d, err := s.openDir(dir)
+	if err != nil {
+		return nil, wrap("create", clean, err)
+	}
+	base := baseName(clean)
 	perm := fs.FileMode(0o666)
-	existed, err := s.root.Stat(clean)
+	existed, err := d.Stat(base)
 	switch {
 	case err == nil && existed.IsDir():
+		closeRoot(s, d)
 		return nil, pathErr("create", clean, ErrIsDir)
 	case err == nil:
 		perm = existed.Mode().Perm()
 	default:
 		existed = nil
 		if c := classify(err); c != ErrNotFound {
+			closeRoot(s, d)
 			return nil, pathErr("create", clean, c)
 		}
 	}
-	// Everything from here on happens relative to a handle on the target
-	// directory, taken now: if the directory's path is swapped meanwhile (a
-	// symbolic link put in its place), the temporary file is still created,
-	// renamed and removed in the directory the upload started in, never
-	// through the link, and never left behind.
-	d, err := s.openDir(dir)
-	if err != nil {
-		return nil, wrap("create", clean, err)
-	}
-	a := &AtomicFile{s: s, dir: d, ownDir: d != s.root, name: clean, base: baseName(clean),
+	a := &AtomicFile{s: s, dir: d, ownDir: d != s.root, name: clean, base: base,
 		tmp: tempPrefix + randomSuffix(), opt: opt, existed: existed}
 	f, err := d.OpenFile(a.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
@@ -147,6 +156,10 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 
 // Name is the cleaned target name.
 func (a *AtomicFile) Name() string { return a.name }
+
+// Existing is the target's FileInfo when the write began, or nil: for
+// preconditions evaluated before the body is read.
+func (a *AtomicFile) Existing() fs.FileInfo { return a.existed }
 
 // Write appends p to the temporary file.
 func (a *AtomicFile) Write(p []byte) (int, error) {
@@ -256,8 +269,12 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 			return CreateResult{}, err
 		}
 	}
-	_, lstatErr := a.dir.Lstat(a.base)
-	created := lstatErr != nil
+	created := cur == nil
+	if cur == nil {
+		if _, err := a.dir.Lstat(a.base); err == nil {
+			created = false // a dangling symbolic link is replaced, not created
+		}
+	}
 	if err := a.dir.Rename(a.tmp, a.base); err != nil {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)

@@ -546,6 +546,13 @@ func (s *Store) openDir(dir string) (*os.Root, error) {
 	return s.root.OpenRoot(dir)
 }
 
+// closeRoot closes a directory handle from openDir (not the store's root).
+func closeRoot(s *Store, d *os.Root) {
+	if d != s.root {
+		d.Close()
+	}
+}
+
 // syncRootDir makes the entries of the directory d is rooted at durable.
 func syncRootDir(d *os.Root) error {
 	f, err := d.Open(".")
