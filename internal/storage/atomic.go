@@ -189,7 +189,11 @@ func (a *AtomicFile) ReadFrom(src io.Reader) (int64, error) {
 			return 0, a.failed
 		}
 	}
-	dst := a.s.guard(fileWriter{a.f})
+	var file io.Writer = fileWriter{a.f}
+	if a.s.fsync {
+		file = &writebackWriter{f: a.f, written: a.n, started: a.n}
+	}
+	dst := a.s.guard(file)
 	if a.hash != nil {
 		dst = io.MultiWriter(dst, a.hash)
 	}
