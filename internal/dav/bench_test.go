@@ -2,7 +2,6 @@ package dav
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,5 +42,3 @@ func BenchmarkPropfind10k(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
-
-var _ = io.Discard
