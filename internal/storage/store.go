@@ -439,18 +439,8 @@ func (s *Store) Space() (total, used, free uint64, err error) {
 // Usage reports the volume's free space (for unprivileged users) and the
 // space in use, in bytes (RFC 4331 quota-available-bytes, quota-used-bytes).
 func (s *Store) Usage() (avail, used uint64, err error) {
-	d, err := s.root.Open(".")
-	if err != nil {
-		return 0, 0, wrap("statfs", ".", err)
-	}
-	defer d.Close()
-	var st unix.Statfs_t
-	err = control(d, "fstatfs", func(fd int) error { return unix.Fstatfs(fd, &st) })
-	if err != nil {
-		return 0, 0, wrap("statfs", ".", err)
-	}
-	bs := uint64(st.Bsize)
-	return st.Bavail * bs, (st.Blocks - st.Bfree) * bs, nil
+	_, used, avail, err = s.Space()
+	return avail, used, err
 }
 
 // Birth returns the creation time of name where the file system records
