@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -107,16 +108,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug // probes every few seconds would drown the log
 		}
-		attrs := func(extra ...slog.Attr) []slog.Attr {
-			return append([]slog.Attr{
-				slog.String("api", api),
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int64("bytes_in", body.n.Load()),
-				slog.Int64("bytes_out", cw.n.Load()),
-				slog.String("remote", r.RemoteAddr),
-				slog.String("req_id", id),
-			}, extra...)
+		line := func() requestFields {
+			return requestFields{api: api, method: r.Method, path: r.URL.Path,
+				in: body.n.Load(), out: cw.n.Load(), remote: r.RemoteAddr, id: id}
 		}
 		// The timer re-arms itself; finished (under mu) stops a callback
 		// that raced with the end of the request from arming it again.
@@ -134,10 +128,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				return
 			}
 			el := time.Since(start)
-			moved := body.n.Load() + cw.n.Load()
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "transfer progress", attrs(
-				slog.Duration("dur", el.Round(time.Millisecond)),
-				slog.Float64("mb_per_s", mbps(moved, el)))...)
+			f := line()
+			f.dur = el.Round(time.Millisecond)
+			f.rate, f.hasRate = mbps(f.in+f.out, el), true
+			s.logRequest(r.Context(), slog.LevelInfo, "transfer progress", &f)
 			progress.Reset(every)
 		})
 		mu.Unlock()
@@ -156,24 +150,21 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		done(r.Method, status, body.n.Load(), cw.n.Load(), dur)
-		extra := []slog.Attr{
-			slog.Int("status", status),
-			slog.Duration("dur", dur.Round(time.Microsecond)),
+		f := line()
+		done(r.Method, status, f.in, f.out, dur)
+		f.status = status
+		f.dur = dur.Round(time.Microsecond)
+		if moved := f.in + f.out; moved >= 1<<20 {
+			f.rate, f.hasRate = mbps(moved, dur), true
 		}
-		if moved := body.n.Load() + cw.n.Load(); moved >= 1<<20 {
-			extra = append(extra, slog.Float64("mb_per_s", mbps(moved, dur)))
-		}
-		if holder.User != "" {
-			extra = append(extra, slog.String("user", holder.User))
-		}
+		f.user = holder.User
 		if holder.Err != nil {
-			extra = append(extra, slog.String("err", holder.Err.Error()))
+			f.err = holder.Err.Error()
 		}
 		if status >= 500 && level < slog.LevelWarn {
 			level = slog.LevelWarn
 		}
-		s.log.LogAttrs(r.Context(), level, "request", attrs(extra...)...)
+		s.logRequest(r.Context(), level, "request", &f)
 		if s.cfg.AccessLog == "combined" {
 			writeCombined(accessWriter{s}, r, start, holder.User, status, cw.n.Load())
 		}
@@ -201,6 +192,85 @@ func writeCombined(w io.Writer, r *http.Request, start time.Time, user string, s
 		strconv.Quote(r.Method+" "+uri+" "+r.Proto), status, size,
 		strconv.Quote(r.Referer()), strconv.Quote(r.UserAgent()))
 	io.WriteString(w, line)
+}
+
+// requestFields are the values of a request or progress line, in the
+// order they are written.
+type requestFields struct {
+	api, method, path string
+	in, out           int64 // bytes_in, bytes_out
+	remote, id        string
+	status            int // 0 on a progress line
+	dur               time.Duration
+	rate              float64 // mb_per_s, when hasRate
+	hasRate           bool
+	user, err         string // written when not empty
+}
+
+// logRequest writes one request or progress line: through the hand-written
+// encoder when the logger is NewLogger's, else through slog.
+func (s *Server) logRequest(ctx context.Context, level slog.Level, msg string, f *requestFields) {
+	if h, ok := requestLog(s.log, level); ok {
+		h.writeRequest(time.Now(), level, msg, f)
+		return
+	}
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	s.log.LogAttrs(ctx, level, msg, f.attrs()...)
+}
+
+// writeRequest encodes the fields in the order attrs lists them.
+func (h *logHandler) writeRequest(t time.Time, level slog.Level, msg string, f *requestFields) {
+	l := h.begin(t, level, msg)
+	l.str("api", f.api)
+	l.str("method", f.method)
+	l.str("path", f.path)
+	l.int("bytes_in", f.in)
+	l.int("bytes_out", f.out)
+	l.str("remote", f.remote)
+	l.str("req_id", f.id)
+	if f.status != 0 {
+		l.int("status", int64(f.status))
+	}
+	l.dur("dur", f.dur)
+	if f.hasRate {
+		l.float("mb_per_s", f.rate)
+	}
+	if f.user != "" {
+		l.str("user", f.user)
+	}
+	if f.err != "" {
+		l.str("err", f.err)
+	}
+	h.end(l)
+}
+
+// attrs are the fields as slog attributes, for a logger of another kind.
+func (f *requestFields) attrs() []slog.Attr {
+	a := make([]slog.Attr, 0, 12)
+	a = append(a,
+		slog.String("api", f.api),
+		slog.String("method", f.method),
+		slog.String("path", f.path),
+		slog.Int64("bytes_in", f.in),
+		slog.Int64("bytes_out", f.out),
+		slog.String("remote", f.remote),
+		slog.String("req_id", f.id))
+	if f.status != 0 {
+		a = append(a, slog.Int("status", f.status))
+	}
+	a = append(a, slog.Duration("dur", f.dur))
+	if f.hasRate {
+		a = append(a, slog.Float64("mb_per_s", f.rate))
+	}
+	if f.user != "" {
+		a = append(a, slog.String("user", f.user))
+	}
+	if f.err != "" {
+		a = append(a, slog.String("err", f.err))
+	}
+	return a
 }
 
 func mbps(n int64, d time.Duration) float64 {

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/davnas/davnas/internal/config"
+)
+
+// sameAsSlog checks that the hand-written request line is byte for byte
+// what slog's own handler writes for the same record.
+func sameAsSlog(t *testing.T, format string, tm time.Time, level slog.Level, msg string, f *requestFields) {
+	t.Helper()
+	var fast, want bytes.Buffer
+	log := NewLogger(config.Config{LogFormat: format, LogLevel: "debug"}, &fast)
+	h, ok := requestLog(log, level)
+	if !ok {
+		t.Fatalf("%s: no fast path at level %v", format, level)
+	}
+	h.writeRequest(tm, level, msg, f)
+
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	var ref slog.Handler = slog.NewTextHandler(&want, opts)
+	if format == "json" {
+		ref = slog.NewJSONHandler(&want, opts)
+	}
+	rec := slog.NewRecord(tm, level, msg, 0)
+	rec.AddAttrs(f.attrs()...)
+	if err := ref.Handle(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if fast.String() != want.String() {
+		t.Errorf("%s line differs from slog's\n got: %q\nwant: %q", format, fast.String(), want.String())
+	}
+}
+
+var hostileStrings = []string{
+	"", "plain", "with space", "a=b", `quo"te`, `back\slash`, "tab\there", "nl\nx", "cr\rx",
+	"\x00\x01\x1f", "\x7f", "é ü 日本", "\xff\xfe", "bad\xc3(", "\u2028\u2029", "\u00a0nbsp",
+	"\u200bzero-width", "<script>&", "/file/a%20b?c=d#e", "[::1]:5555", "{\"json\":1}",
+	"\U0001F600", "\u0085", "a\u0300",
+}
+
+func TestRequestLineMatchesSlog(t *testing.T) {
+	times := []time.Time{
+		time.Date(2026, 11, 25, 18, 50, 6, 123456789, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 5*3600+1800)),
+		time.Date(2026, 1, 2, 3, 4, 5, 999999999, time.FixedZone("Y", -7*3600)),
+	}
+	floats := []float64{0, 0.1, 1, 1234.5, 1e6, 1e21, 1.5e-7, 123456789.1, math.MaxFloat64}
+	durs := []time.Duration{0, time.Microsecond, 1500 * time.Microsecond, 3*time.Hour + 7*time.Second, -time.Second}
+	for _, format := range []string{"text", "json"} {
+		for i, s := range hostileStrings {
+			f := &requestFields{api: "file", method: "GET", path: s, in: int64(i), out: -1 << 40,
+				remote: hostileStrings[(i+1)%len(hostileStrings)], id: s, status: 200 + i,
+				dur: durs[i%len(durs)], rate: floats[i%len(floats)], hasRate: i%2 == 0,
+				user: hostileStrings[(i+2)%len(hostileStrings)], err: hostileStrings[(i+3)%len(hostileStrings)]}
+			level := []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[i%4]
+			sameAsSlog(t, format, times[i%len(times)], level, "request", f)
+		}
+		for _, fl := range floats {
+			sameAsSlog(t, format, times[0], slog.LevelInfo, "transfer progress",
+				&requestFields{api: "dav", method: "PUT", path: "/dav/x", dur: time.Second, rate: fl, hasRate: true})
+		}
+	}
+}
+
+// The request line below the logger's level is not written, and a logger
+// of another kind (here one derived with With) takes slog's path.
+func TestRequestLineLevelsAndFallback(t *testing.T) {
+	var buf bytes.Buffer
+	log := NewLogger(config.Config{LogFormat: "text", LogLevel: "warn"}, &buf)
+	if _, ok := requestLog(log, slog.LevelInfo); ok {
+		t.Fatal("info request line enabled at level warn")
+	}
+	if _, ok := requestLog(log, slog.LevelWarn); !ok {
+		t.Fatal("warn request line not enabled at level warn")
+	}
+	if _, ok := requestLog(log.With("k", "v"), slog.LevelWarn); ok {
+		t.Fatal("derived logger took the fast path")
+	}
+	s := &Server{log: log.With("k", "v")}
+	s.logRequest(context.Background(), slog.LevelWarn, "request", &requestFields{api: "file", method: "GET", path: "/file/x", status: 500})
+	s.logRequest(context.Background(), slog.LevelInfo, "request", &requestFields{api: "file", method: "GET", path: "/file/y", status: 200})
+	out := buf.String()
+	if !strings.Contains(out, "level=WARN msg=request k=v api=file method=GET path=/file/x") || strings.Contains(out, "/file/y") {
+		t.Fatalf("fallback log: %q", out)
+	}
+}
+
+func FuzzRequestLine(f *testing.F) {
+	for _, s := range hostileStrings {
+		f.Add(s, s+"x", int64(len(s)), 1.5, int64(time.Millisecond))
+	}
+	f.Fuzz(func(t *testing.T, path, user string, n int64, rate float64, d int64) {
+		if math.IsInf(rate, 0) || math.IsNaN(rate) {
+			return // json.Marshal refuses them; our rates are finite
+		}
+		tm := time.Unix(0, n).UTC()
+		if y := tm.Year(); y < 0 || y >= 10000 {
+			tm = time.Unix(n%1e12, 0).UTC()
+		}
+		fl := &requestFields{api: "dav", method: path, path: path, in: n, out: -n, remote: user, id: path,
+			status: int(n % 600), dur: time.Duration(d), rate: rate, hasRate: n%2 == 0, user: user, err: path}
+		for _, format := range []string{"text", "json"} {
+			sameAsSlog(t, format, tm, slog.LevelInfo, "request", fl)
+		}
+	})
+}
