@@ -2,11 +2,13 @@ package storage
 
 import (
 	"context"
-	"golang.org/x/sys/unix"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // CreateOptions tunes Create and NewAtomicFile.
@@ -75,9 +77,12 @@ type AtomicFile struct {
 	f       *os.File
 	dir     *os.Root // the target's directory, held for the write's life
 	ownDir  bool     // dir was opened for this write (not the store's root)
+	dirf    *os.File // dir as a file, for linkat (unnamed files only)
+	ownDirf bool     // dirf was opened for this write
 	name    string   // target, cleaned
 	base    string   // target's base name, in dir
-	tmp     string   // temporary file's base name, in dir
+	tmp     string   // temporary file's base name, in dir, while it has one
+	unnamed bool     // f is an unnamed file (O_TMPFILE), linked at commit
 	opt     CreateOptions
 	n       int64
 	failed  error
@@ -129,8 +134,18 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 			return nil, pathErr("create", clean, c)
 		}
 	}
-	a := &AtomicFile{s: s, dir: d, ownDir: d != s.root, name: clean, base: base,
-		tmp: tempPrefix + randomSuffix(), opt: opt, existed: existed}
+	a := &AtomicFile{s: s, dir: d, ownDir: d != s.root, name: clean, base: base, opt: opt, existed: existed}
+	if opt.Verify != nil {
+		a.hash = newHasher()
+	}
+	if s.sh.tmpfile {
+		if err := a.openUnnamed(perm); err == nil {
+			return a, nil
+		}
+		// This directory's file system has no unnamed files (a mount
+		// inside the root): a named temporary file does the same job.
+	}
+	a.tmp = tempPrefix + randomSuffix()
 	f, err := d.OpenFile(a.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		a.closeDir()
@@ -148,10 +163,34 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 		return nil, wrap("create", clean, err)
 	}
 	a.f = f
-	if opt.Verify != nil {
-		a.hash = newHasher()
-	}
 	return a, nil
+}
+
+// openUnnamed starts the write in an unnamed file in the target directory
+// (see tmpfile_linux.go).
+func (a *AtomicFile) openUnnamed(perm fs.FileMode) error {
+	if a.ownDir {
+		f, err := a.dir.Open(".")
+		if err != nil {
+			return err
+		}
+		a.dirf, a.ownDirf = f, true
+	} else {
+		f, err := a.s.rootFile()
+		if err != nil {
+			return err
+		}
+		a.dirf = f
+	}
+	f, err := openTmpfile(a.dirf, perm)
+	if err != nil {
+		return err
+	}
+	if a.existed != nil {
+		f.Chmod(perm) // as for a named temporary file, past the umask
+	}
+	a.f, a.unnamed = f, true
+	return nil
 }
 
 // Name is the cleaned target name.
@@ -248,7 +287,13 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		}
 	}
 	if !a.opt.ModTime.IsZero() {
-		if err := a.dir.Chtimes(a.tmp, a.opt.ModTime, a.opt.ModTime); err != nil {
+		var err error
+		if a.unnamed {
+			err = setFileTimes(a.f, a.opt.ModTime)
+		} else {
+			err = a.dir.Chtimes(a.tmp, a.opt.ModTime, a.opt.ModTime)
+		}
+		if err != nil {
 			a.Abort()
 			return CreateResult{}, wrap("chtimes", a.name, err)
 		}
@@ -274,7 +319,35 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		}
 	}
 	created := cur == nil
-	if cur == nil {
+	if a.unnamed && cur == nil {
+		// A new name: one link, which fails rather than replace anything
+		// that appeared since the Stat (a dangling symbolic link, or a
+		// file made by another process).
+		err := linkTmpfile(a.f, a.dirf, a.base)
+		if err == nil {
+			return a.committed(fi, sums, true)
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			a.Abort()
+			return CreateResult{}, wrap("create", a.name, err)
+		}
+		created = false
+	}
+	if a.unnamed {
+		// Replacing: the file gets a temporary name, flocked like any
+		// upload's so that a sweep never takes it, and is renamed over
+		// the target like a named temporary file.
+		if err := lockFile(a.f, false); err != nil {
+			a.Abort()
+			return CreateResult{}, wrap("create", a.name, err)
+		}
+		tmp := tempPrefix + randomSuffix()
+		if err := linkTmpfile(a.f, a.dirf, tmp); err != nil {
+			a.Abort()
+			return CreateResult{}, wrap("create", a.name, err)
+		}
+		a.tmp = tmp
+	} else if cur == nil {
 		if _, err := a.dir.Lstat(a.base); err == nil {
 			created = false // a dangling symbolic link is replaced, not created
 		}
@@ -283,13 +356,25 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)
 	}
+	a.tmp = ""
+	return a.committed(fi, sums, created)
+}
+
+// committed finishes a commit once the file has its name.
+func (a *AtomicFile) committed(fi fs.FileInfo, sums Sums, created bool) (CreateResult, error) {
 	// Closing releases the flock only after the rename: the file is never
 	// both unlocked and under its temporary name.
 	a.f.Close()
 	a.f = nil
 	defer a.closeDir()
 	if a.s.fsync {
-		if err := syncRootDir(a.dir); err != nil {
+		var err error
+		if a.dirf != nil {
+			err = a.dirf.Sync()
+		} else {
+			err = syncRootDir(a.dir)
+		}
+		if err != nil {
 			return CreateResult{}, wrap("sync", parent(a.name), err)
 		}
 	}
@@ -304,11 +389,19 @@ func (a *AtomicFile) Abort() {
 	}
 	a.f.Close()
 	a.f = nil
-	a.dir.Remove(a.tmp)
+	if a.tmp != "" {
+		a.dir.Remove(a.tmp)
+		a.tmp = ""
+	}
 	a.closeDir()
 }
 
 func (a *AtomicFile) closeDir() {
+	if a.ownDirf {
+		a.dirf.Close()
+		a.ownDirf = false
+	}
+	a.dirf = nil
 	if a.ownDir {
 		a.dir.Close()
 		a.ownDir = false

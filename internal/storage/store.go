@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,9 @@ type Options struct {
 	// ReadOnly opens a root that may be on a read-only volume: it is not
 	// required to be writable and no append journal is replayed.
 	ReadOnly bool
+	// NoUnnamedFiles makes every upload use a named temporary file, as on a
+	// file system without O_TMPFILE (for tests of that path).
+	NoUnnamedFiles bool
 }
 
 // Store is a directory served to clients. All methods are safe for
@@ -38,6 +42,18 @@ type Store struct {
 	fsync  bool
 	prefix string // this root within the volume's ("" for the volume)
 	sh     *shared
+
+	// rootf is the root directory as a file, for linkat and directory
+	// syncs; opened on first use.
+	rootf     *os.File
+	rootfErr  error
+	rootfOnce sync.Once
+}
+
+// rootFile returns the root directory as an open file.
+func (s *Store) rootFile() (*os.File, error) {
+	s.rootfOnce.Do(func() { s.rootf, s.rootfErr = s.root.Open(".") })
+	return s.rootf, s.rootfErr
 }
 
 // shared is the state every Store of one volume shares.
@@ -48,6 +64,7 @@ type shared struct {
 	sums    memSums            // checksum cache where xattrs are unavailable
 	journal journal            // in-flight appends, for crash recovery
 	minFree int64
+	tmpfile bool // uploads can use unnamed files (probed at Open)
 
 	appendCount, appendedBytes atomic.Uint64 // committed, for metrics
 }
@@ -130,6 +147,9 @@ func Open(dir string, opt Options) (*Store, error) {
 		root.Close()
 		return nil, fmt.Errorf("storage root %s: recovering interrupted appends: %w", dir, err)
 	}
+	if f, err := s.rootFile(); err == nil {
+		s.sh.tmpfile = !opt.NoUnnamedFiles && tmpfileWorks(f, root)
+	}
 	return s, nil
 }
 
@@ -147,6 +167,9 @@ func innermost(err error) error {
 func (s *Store) Close() error {
 	if s.sh.top == s.root {
 		s.sh.journal.close()
+	}
+	if s.rootf != nil {
+		s.rootf.Close()
 	}
 	return s.root.Close()
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/davnas/davnas/internal/storage"
 	"github.com/davnas/davnas/internal/testutil"
 )
 
@@ -68,8 +69,10 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // TestCrashLeavesNothingVisible kills the server with SIGKILL in the middle
-// of an upload: the old content is intact, the temp file is invisible, and
-// the next start sweeps it away.
+// of an upload: the old content is intact and nothing of the upload is
+// left. The upload is written to an unnamed file (O_TMPFILE): it has no
+// name in the directory while it streams, and the kernel frees it when the
+// process dies, so there is nothing for the next start to sweep.
 func TestCrashLeavesNothingVisible(t *testing.T) {
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "data.bin"), []byte("old"), 0o644)
@@ -84,20 +87,25 @@ func TestCrashLeavesNothingVisible(t *testing.T) {
 	for range 3 {
 		fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk)
 	}
+	// The upload is in progress once the server holds an unnamed file of
+	// 3 MiB in the root.
 	deadline := time.Now().Add(10 * time.Second)
-	for len(tempFiles(root)) == 0 && time.Now().Before(deadline) {
+	for unnamedFiles(p.Cmd.Process.Pid, root, 3<<20) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	if n := unnamedFiles(p.Cmd.Process.Pid, root, 3<<20); n != 1 {
+		t.Fatalf("the upload is not in an unnamed file of 3 MiB (found %d); temporary names: %v", n, tempFiles(root))
+	}
+	if tf := tempFiles(root); len(tf) != 0 {
+		t.Fatalf("an upload in progress has a name: %v", tf)
+	}
 	p.Stop(t, syscall.SIGKILL)
-	tf := tempFiles(root)
-	if len(tf) != 1 {
-		t.Fatalf("expected the killed upload's temp file, found %v", tf)
+	if tf := tempFiles(root); len(tf) != 0 {
+		t.Fatalf("the killed upload left %v", tf)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "data.bin")); string(b) != "old" {
 		t.Errorf("data.bin after kill -9: %d bytes", len(b))
 	}
-	// Restart at once: the sweep removes the crash's temp file as soon as
-	// it is old enough to be sure no live process is about to lock it.
 	q := testutil.Start(t, root)
 	c := newClient(t, q)
 	if got := c.expect(200, "GET", "/file/%2F", nil); got != "data.bin\n" {
@@ -107,9 +115,34 @@ func TestCrashLeavesNothingVisible(t *testing.T) {
 	for !strings.Contains(q.Log(), "sweep done") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !strings.Contains(q.Log(), "removed=1") || len(tempFiles(root)) != 0 {
-		t.Errorf("stale temp file not swept: %v\n%s", tempFiles(root), q.Log())
+	if !strings.Contains(q.Log(), "removed=0") {
+		t.Errorf("the sweep found something to remove:\n%s", q.Log())
 	}
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if e.Name() != "data.bin" && !storage.IsReserved(e.Name()) {
+			t.Errorf("unexpected entry after the crash: %s", e.Name())
+		}
+	}
+}
+
+// unnamedFiles counts the unnamed files (O_TMPFILE) of at least size bytes
+// that process pid holds open in dir: /proc shows them as "DIR/#INODE
+// (deleted)".
+func unnamedFiles(pid int, dir string, size int64) int {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	n := 0
+	for _, fd := range fds {
+		p := fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())
+		target, err := os.Readlink(p)
+		if err != nil || !strings.HasPrefix(target, dir+"/#") || !strings.HasSuffix(target, " (deleted)") {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Size() >= size {
+			n++
+		}
+	}
+	return n
 }
 
 // TestSendfile attaches strace to the running server and downloads a file

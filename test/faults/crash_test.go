@@ -114,9 +114,9 @@ func crashRound(t *testing.T, seed uint64, killAfter, pause time.Duration) {
 		})
 	}
 	time.Sleep(killAfter + time.Duration(rng.IntN(200))*time.Millisecond)
-	// Wait until the transfers are really in the server: temporary files
-	// exist for the replaces in flight.
-	waitFor(5*time.Second, func() bool { return len(tempFiles(root)) > 0 })
+	// Wait until the transfers are really in the server: files exist for
+	// the uploads in flight.
+	waitFor(5*time.Second, func() bool { return uploading(p.Cmd.Process.Pid, root) > 0 })
 	p.Stop(t, syscall.SIGKILL)
 	close(killed)
 	done := make(chan struct{})

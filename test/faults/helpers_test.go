@@ -76,6 +76,21 @@ func tempFiles(root string) []string {
 	return out
 }
 
+// uploading counts the uploads process pid is writing under root: named
+// temporary files, and unnamed files (O_TMPFILE), which have no name while
+// they stream and which /proc shows as "DIR/#INODE (deleted)".
+func uploading(pid int, root string) int {
+	n := len(tempFiles(root))
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(target, root+"/") && strings.Contains(target, "/#") && strings.HasSuffix(target, " (deleted)") {
+			n++
+		}
+	}
+	return n
+}
+
 // slowReader yields n bytes of fill in chunks of chunk bytes, sleeping
 // pause before each chunk but the first: a body that streams for a while,
 // so that a fault lands in the middle of it.

@@ -47,15 +47,15 @@ func TestSIGTERMDrainsUploads(t *testing.T) {
 			codes[i], _, errs[i] = do(client, p.URL, u.method, u.path, body)
 		})
 	}
-	// Four of the five are replaces with a temporary file each, the fifth
+	// Four of the five are replaces with a file of their own each, the fifth
 	// an append that grows log.txt: wait until all are streaming, then
 	// signal.
 	appending := func() bool {
 		fi, err := os.Stat(filepath.Join(root, "log.txt"))
 		return err == nil && fi.Size() > int64(len("old log\n"))
 	}
-	if !waitFor(10*time.Second, func() bool { return len(tempFiles(root)) >= 4 && appending() }) {
-		t.Fatalf("uploads did not start: %v", tempFiles(root))
+	if !waitFor(10*time.Second, func() bool { return uploading(p.Cmd.Process.Pid, root) >= 4 && appending() }) {
+		t.Fatalf("uploads did not start: %d in progress", uploading(p.Cmd.Process.Pid, root))
 	}
 	sigAt := time.Now()
 	p.Cmd.Process.Signal(syscall.SIGTERM)
@@ -133,8 +133,8 @@ func graceExpiresRound(t *testing.T) {
 		}
 		return true
 	}
-	if !waitFor(10*time.Second, func() bool { return len(tempFiles(root)) >= 2*perKind && grew() }) {
-		t.Fatalf("endless uploads did not start: %v", tempFiles(root))
+	if !waitFor(10*time.Second, func() bool { return uploading(p.Cmd.Process.Pid, root) >= 2*perKind && grew() }) {
+		t.Fatalf("endless uploads did not start: %d in progress", uploading(p.Cmd.Process.Pid, root))
 	}
 	sigAt := time.Now()
 	p.Cmd.Process.Signal(syscall.SIGTERM)

@@ -1,0 +1,22 @@
+//go:build !linux
+
+package storage
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"time"
+)
+
+var errNoTmpfile = errors.New("unnamed files are a Linux feature")
+
+func openTmpfile(*os.File, fs.FileMode) (*os.File, error) { return nil, errNoTmpfile }
+
+func linkTmpfile(*os.File, *os.File, string) error { return errNoTmpfile }
+
+func setFileTimes(*os.File, time.Time) error { return errNoTmpfile }
+
+func tmpfileWorks(*os.File, *os.Root) bool { return false }
+
+func setNoEmptyPathLink(bool) {}

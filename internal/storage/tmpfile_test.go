@@ -1,0 +1,150 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Every upload path is run twice: with unnamed files (O_TMPFILE, the
+// default where the volume has them) and with named temporary files (the
+// fallback for file systems without). Both must keep the same promises.
+func TestCreateBothPaths(t *testing.T) {
+	for _, mode := range []string{"unnamed", "unnamed-via-proc", "named"} {
+		unnamed := mode != "named"
+		t.Run(mode, func(t *testing.T) {
+			setNoEmptyPathLink(mode == "unnamed-via-proc")
+			defer setNoEmptyPathLink(false)
+			dir := t.TempDir()
+			s, err := Open(dir, Options{Fsync: true, NoUnnamedFiles: !unnamed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if unnamed && runtime.GOOS == "linux" && !s.sh.tmpfile {
+				t.Fatalf("the test directory %s has no O_TMPFILE: the unnamed path would go untested", dir)
+			}
+			if s.sh.tmpfile != unnamed {
+				t.Fatalf("tmpfile = %v, want %v", s.sh.tmpfile, unnamed)
+			}
+			checkCreatePromises(t, s, dir, unnamed)
+		})
+	}
+}
+
+func checkCreatePromises(t *testing.T, s *Store, dir string, unnamed bool) {
+	ctx := context.Background()
+	must(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+	for _, name := range []string{"new.txt", "sub/new.txt"} {
+		// A new file.
+		res, err := s.Create(ctx, name, strings.NewReader("one"), CreateOptions{ExpectedSize: -1})
+		if err != nil || !res.Created || res.Size != 3 || res.Info.Name() != filepath.Base(name) {
+			t.Fatalf("%s: create = %+v, %v", name, res, err)
+		}
+		if got := readFile(t, filepath.Join(dir, name)); got != "one" {
+			t.Fatalf("%s: content %q", name, got)
+		}
+		fi, err := os.Stat(filepath.Join(dir, name))
+		must(t, err)
+		if ETag(fi) != ETag(res.Info) {
+			t.Fatalf("%s: ETag of the result %s, of the file %s", name, ETag(res.Info), ETag(fi))
+		}
+
+		// A replace keeps the mode and reports Created false.
+		must(t, os.Chmod(filepath.Join(dir, name), 0o640))
+		res, err = s.Create(ctx, name, strings.NewReader("two!"), CreateOptions{ExpectedSize: -1})
+		if err != nil || res.Created || res.Size != 4 {
+			t.Fatalf("%s: replace = %+v, %v", name, res, err)
+		}
+		fi, err = os.Stat(filepath.Join(dir, name))
+		must(t, err)
+		if fi.Mode().Perm() != 0o640 || readFile(t, filepath.Join(dir, name)) != "two!" {
+			t.Fatalf("%s: after replace mode %v content %q", name, fi.Mode(), readFile(t, filepath.Join(dir, name)))
+		}
+
+		// An interrupted upload leaves the old content and nothing else.
+		if _, err := s.Create(ctx, name, &failAfter{n: 1 << 20}, CreateOptions{ExpectedSize: -1}); !errors.Is(err, errClientGone) {
+			t.Fatalf("%s: cut upload: %v", name, err)
+		}
+		if got := readFile(t, filepath.Join(dir, name)); got != "two!" {
+			t.Fatalf("%s: cut upload clobbered the file: %q", name, got)
+		}
+
+		// A modification time asked for is kept.
+		mt := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+		if _, err := s.Create(ctx, name+".mt", strings.NewReader("t"), CreateOptions{ExpectedSize: -1, ModTime: mt}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err = os.Stat(filepath.Join(dir, name+".mt"))
+		must(t, err)
+		if !fi.ModTime().Equal(mt) {
+			t.Fatalf("%s: mtime %v, want %v", name, fi.ModTime(), mt)
+		}
+
+		// A failed precondition commits nothing.
+		errNo := errors.New("precondition")
+		_, err = s.Create(ctx, name+".pc", strings.NewReader("x"), CreateOptions{ExpectedSize: -1,
+			Check: func(fs.FileInfo) error { return errNo }})
+		if !errors.Is(err, errNo) {
+			t.Fatalf("%s: check: %v", name, err)
+		}
+		if _, err := os.Lstat(filepath.Join(dir, name+".pc")); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: a refused upload left a file: %v", name, err)
+		}
+	}
+
+	// A dangling symbolic link is replaced (not followed) and reported as
+	// a replace.
+	must(t, os.Symlink("nowhere", filepath.Join(dir, "dangling")))
+	res, err := s.Create(ctx, "dangling", strings.NewReader("real"), CreateOptions{ExpectedSize: -1})
+	if err != nil || res.Created {
+		t.Fatalf("dangling link: %+v, %v", res, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "dangling")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("dangling link not replaced by a file: %v, %v", fi, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "nowhere")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("the upload followed the dangling link")
+	}
+
+	// While an upload streams, an unnamed file has no directory entry at
+	// all; a named one has its flocked temporary name.
+	a, err := s.NewAtomicFile("streaming", CreateOptions{ExpectedSize: -1})
+	must(t, err)
+	if _, err := a.Write([]byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	if tmp := tempFiles(t, dir); unnamed != (len(tmp) == 0) {
+		t.Fatalf("unnamed=%v: temporary entries during an upload: %v", unnamed, tmp)
+	}
+	a.Abort()
+
+	// Concurrent creates of one new name: each commit is whole, the last
+	// one wins, and no temporary file is left.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := strings.Repeat(string(rune('a'+i)), 4096)
+			if _, err := s.Create(ctx, "race", strings.NewReader(body), CreateOptions{ExpectedSize: -1}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got := readFile(t, filepath.Join(dir, "race"))
+	if len(got) != 4096 || strings.Count(got, got[:1]) != 4096 {
+		t.Fatalf("concurrent creates interleaved: %d bytes, %q...", len(got), got[:16])
+	}
+	if tmp := tempFiles(t, dir); len(tmp) != 0 {
+		t.Fatalf("temporary files left: %v", tmp)
+	}
+}
