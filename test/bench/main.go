@@ -77,6 +77,20 @@ type config struct {
 	memN       int // small requests of the growth check
 	memWarmup  int
 	putClients int
+	only       string // comma-separated words; empty: every workload
+}
+
+// wants reports whether the workload step named name is to run.
+func (c config) wants(name string) bool {
+	if c.only == "" {
+		return true
+	}
+	for w := range strings.SplitSeq(c.only, ",") {
+		if w = strings.TrimSpace(w); w != "" && strings.Contains(strings.ToLower(name), strings.ToLower(w)) {
+			return true
+		}
+	}
+	return false
 }
 
 type bench struct {
@@ -102,6 +116,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "test/bench/results", "directory for results.md, samples.json and scaling.svg")
 	flag.StringVar(&c.tmpParent, "tmp", "", "parent of the temporary directory; must be on the disk under test (default: $TMPDIR if on the same file system as -out, else -out)")
 	flag.DurationVar(&c.wrkDur, "wrk-duration", 0, "duration of each wrk run (default 5s, 2s with -quick)")
+	flag.StringVar(&c.only, "only", "", "run only the workloads whose names contain one of these comma-separated words (e.g. \"PUT,GET,PROPFIND\"); default all")
 	flag.Parse()
 
 	c.big, c.sweep, c.concSize, c.concSweep = gib, []int64{mib, 16 * mib, 256 * mib}, 64*mib, []int{1, 4}

@@ -43,6 +43,9 @@ func (b *bench) round(r int) {
 		}
 	}
 	step := func(name string, f func()) {
+		if !b.cfg.wants(name) {
+			return
+		}
 		t := time.Now()
 		syscall.Sync()
 		f()
