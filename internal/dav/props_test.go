@@ -353,3 +353,26 @@ func TestRcloneModTimeRequests(t *testing.T) {
 		t.Errorf("mtime %v", fi.ModTime())
 	}
 }
+
+func TestAppendHTTPDate(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("E", 13*3600), time.FixedZone("W", -9*3600-1800)}
+	times := []time.Time{time.Unix(0, 0), time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for i := range 2000 {
+		times = append(times, time.Unix(int64(i)*7919*86400/3+int64(i*i), 0))
+	}
+	pw := &propWriter{}
+	for _, tm := range times {
+		for _, z := range zones {
+			tz := tm.In(z)
+			want := tz.UTC().Format(http.TimeFormat)
+			if got := string(appendHTTPDate(nil, tz)); got != want {
+				t.Fatalf("appendHTTPDate(%v) = %q, want %q", tz, got, want)
+			}
+			if got := pw.httpDate(tz); got != want {
+				t.Fatalf("httpDate(%v) = %q, want %q", tz, got, want)
+			}
+		}
+	}
+}

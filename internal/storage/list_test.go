@@ -1,0 +1,97 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The FileInfo a listing builds from its own fstatat is the one os.Lstat
+// builds: same name, size, mode bits, time and Stat_t.
+func TestStatInfoMatchesLstat(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "file"), []byte("12345"), 0o640))
+	must(t, os.Mkdir(filepath.Join(dir, "dir"), 0o750))
+	must(t, os.Symlink("file", filepath.Join(dir, "link")))
+	must(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "special"), nil, 0o644))
+	must(t, os.Chmod(filepath.Join(dir, "special"), 0o644|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+	must(t, os.Chtimes(filepath.Join(dir, "file"), time.Time{}, time.Date(2020, 1, 2, 3, 4, 5, 6789, time.UTC)))
+	d, err := os.Open(dir)
+	must(t, err)
+	defer d.Close()
+	for _, name := range []string{"file", "dir", "link", "fifo", "special"} {
+		want, err := os.Lstat(filepath.Join(dir, name))
+		must(t, err)
+		got := &statInfo{name: name}
+		must(t, control(d, "fstatat", func(fd int) error { return fstatat(fd, name, &got.st) }))
+		if got.Name() != want.Name() || got.Size() != want.Size() || got.Mode() != want.Mode() ||
+			!got.ModTime().Equal(want.ModTime()) || got.IsDir() != want.IsDir() ||
+			*got.Sys().(*syscall.Stat_t) != *want.Sys().(*syscall.Stat_t) {
+			t.Errorf("%s: statInfo %v %d %v %v, os.Lstat %v %d %v %v", name,
+				got.Name(), got.Size(), got.Mode(), got.ModTime(), want.Name(), want.Size(), want.Mode(), want.ModTime())
+		}
+	}
+}
+
+// ReadDir reads ahead in a goroutine: a caller that stops early, or a
+// cancelled context, must not leave it behind, and every entry of a large
+// directory arrives once.
+func TestReadDirReadAhead(t *testing.T) {
+	s, dir := newStore(t)
+	const n = 3*readDirBatch + 17
+	for i := range n {
+		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), []byte{byte(i)}, 0o644))
+	}
+	seen := map[string]bool{}
+	must(t, s.ReadDir(context.Background(), ".", func(e Entry) error {
+		if seen[e.Name] || e.Size != 1 || e.IsDir {
+			t.Errorf("entry %+v (seen before: %v)", e, seen[e.Name])
+		}
+		seen[e.Name] = true
+		return nil
+	}))
+	if len(seen) != n {
+		t.Fatalf("listed %d of %d entries", len(seen), n)
+	}
+
+	before := runtime.NumGoroutine()
+	errStop := errors.New("enough")
+	for range 20 {
+		k := 0
+		err := s.ReadDir(context.Background(), ".", func(Entry) error {
+			if k++; k == 3 {
+				return errStop
+			}
+			return nil
+		})
+		if !errors.Is(err, errStop) {
+			t.Fatalf("early stop: %v", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k := 0
+	err := s.ReadDir(ctx, ".", func(Entry) error {
+		if k++; k == readDirBatch/2 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled listing: %v", err)
+	}
+	if k >= n {
+		t.Fatalf("a cancelled listing went on to the end (%d entries)", k)
+	}
+	// ReadDir waits for its goroutine before returning.
+	if after := runtime.NumGoroutine(); after > before {
+		t.Fatalf("goroutines: %d before, %d after", before, after)
+	}
+}
