@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/davnas/davnas/internal/storage"
@@ -58,7 +59,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, clean string) erro
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	return listingTemplate.Execute(w, page)
+	return listingTemplate().Execute(w, page)
 }
 
 func typeOf(e storage.Entry) string {
@@ -80,7 +81,13 @@ type listingEntry struct {
 	Size                      int64
 }
 
-var listingTemplate = template.Must(template.New("listing").Parse(`<!DOCTYPE html>
+// listingTemplate is parsed on first use: most servers never render a
+// listing, and parsing at start costs every process memory.
+var listingTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("listing").Parse(listingHTML))
+})
+
+const listingHTML = `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Index of {{.Title}}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
@@ -90,4 +97,4 @@ td,th{padding:.2em 1em;text-align:left}td.n{text-align:right;font-variant-numeri
 {{if .Parent}}<tr><td><a href="../">../</a></td><td></td><td></td><td></td></tr>
 {{end}}{{range .Entries}}<tr><td><a href="{{.Href}}">{{.Name}}{{if .IsDir}}/{{end}}</a></td><td class="n">{{if not .IsDir}}{{.Size}}{{end}}</td><td>{{.ModTime}}</td><td>{{.Type}}</td></tr>
 {{end}}</tbody></table></body></html>
-`))
+`
