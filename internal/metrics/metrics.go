@@ -39,9 +39,9 @@ type Metrics struct {
 	inflight *prometheus.GaugeVec
 	authFail prometheus.Counter
 
-	apis  []*apiSeries // file, dav, other: made at start
+	apis  []*API // file, dav, other: made at start
 	mu    sync.Mutex
-	extra map[string]*apiSeries // any other API name
+	extra map[string]*API // any other API name
 }
 
 // New registers davnas's metrics and the Go and process collectors.
@@ -148,18 +148,21 @@ func methodLabelAt(i int) string {
 	return "other"
 }
 
-// Begin counts a request in flight; the returned func records it as done.
-func (m *Metrics) Begin(api string) func(method string, status int, in, out int64, dur time.Duration) {
-	a := m.api(api)
-	a.inflight.Inc()
-	return func(method string, status int, in, out int64, dur time.Duration) {
-		a.inflight.Dec()
-		mi := methodIndex(method)
-		m.requestCounter(a, mi, status).Inc()
-		a.received.Add(float64(in))
-		a.sent.Add(float64(out))
-		m.durationObserver(a, mi).Observe(dur.Seconds())
-	}
+// API returns the series of the API name (file, dav, other) for a request
+// to count itself in: Begin when it starts, Done when it ends.
+func (m *Metrics) API(name string) *API { return m.api(name) }
+
+// Begin counts a request in flight.
+func (a *API) Begin() { a.inflight.Inc() }
+
+// Done records a request as answered.
+func (a *API) Done(method string, status int, in, out int64, dur time.Duration) {
+	a.inflight.Dec()
+	mi := methodIndex(method)
+	a.m.requestCounter(a, mi, status).Inc()
+	a.received.Add(float64(in))
+	a.sent.Add(float64(out))
+	a.m.durationObserver(a, mi).Observe(dur.Seconds())
 }
 
 // AuthFailure counts a refused request.
@@ -170,8 +173,9 @@ func (m *Metrics) AuthFailure() { m.authFail.Inc() }
 // CPU of a small GET. Series are still made on first use, so /metrics
 // lists only the combinations seen.
 
-// apiSeries are one API's series.
-type apiSeries struct {
+// API is one API's series.
+type API struct {
+	m              *Metrics
 	name           string
 	inflight       prometheus.Gauge
 	received, sent prometheus.Counter
@@ -180,14 +184,14 @@ type apiSeries struct {
 	duration [len(methodNames) + 1]atomic.Pointer[prometheus.Observer]
 }
 
-func (m *Metrics) newAPISeries(name string) *apiSeries {
-	return &apiSeries{name: name, inflight: m.inflight.WithLabelValues(name),
+func (m *Metrics) newAPISeries(name string) *API {
+	return &API{m: m, name: name, inflight: m.inflight.WithLabelValues(name),
 		received: m.received.WithLabelValues(name), sent: m.sent.WithLabelValues(name)}
 }
 
 // api returns the series of the API name: file, dav and other are made at
 // start, any other name on first use.
-func (m *Metrics) api(name string) *apiSeries {
+func (m *Metrics) api(name string) *API {
 	for _, a := range m.apis {
 		if a.name == name {
 			return a
@@ -199,14 +203,14 @@ func (m *Metrics) api(name string) *apiSeries {
 		return a
 	}
 	if m.extra == nil {
-		m.extra = map[string]*apiSeries{}
+		m.extra = map[string]*API{}
 	}
 	a := m.newAPISeries(name)
 	m.extra[name] = a
 	return a
 }
 
-func (m *Metrics) requestCounter(a *apiSeries, mi, status int) prometheus.Counter {
+func (m *Metrics) requestCounter(a *API, mi, status int) prometheus.Counter {
 	class := status / 100
 	if class < 0 || class > 9 {
 		return m.requests.WithLabelValues(a.name, methodLabelAt(mi), strconv.Itoa(class)+"xx")
@@ -220,7 +224,7 @@ func (m *Metrics) requestCounter(a *apiSeries, mi, status int) prometheus.Counte
 	return c
 }
 
-func (m *Metrics) durationObserver(a *apiSeries, mi int) prometheus.Observer {
+func (m *Metrics) durationObserver(a *API, mi int) prometheus.Observer {
 	p := &a.duration[mi]
 	if o := p.Load(); o != nil {
 		return *o

@@ -79,7 +79,13 @@ func (s *Server) access(next http.Handler) http.Handler {
 	})
 }
 
+// withPrincipal puts p in r's context. The zero Principal (no
+// authentication, read-write, the whole volume) is what principalOf
+// returns for a context without one, so it costs no copy of the request.
 func withPrincipal(r *http.Request, p auth.Principal) *http.Request {
+	if p == (auth.Principal{}) {
+		return r
+	}
 	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 }
 

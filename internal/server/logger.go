@@ -78,7 +78,7 @@ func requestLog(log *slog.Logger, level slog.Level) (*logHandler, bool) {
 // about 8% of a small GET. The bytes are the same as slog's handler would
 // write (a differential test holds them to it).
 
-var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+var lines = sync.Pool{New: func() any { return &requestLine{b: make([]byte, 0, 512)} }}
 
 // requestLine is one line being encoded.
 type requestLine struct {
@@ -87,10 +87,8 @@ type requestLine struct {
 }
 
 func (h *logHandler) begin(t time.Time, level slog.Level, msg string) *requestLine {
-	bp := lineBufs.Get().(*[]byte)
-	l := &requestLine{b: (*bp)[:0], json: h.json}
-	*bp = nil
-	lineBufs.Put(bp)
+	l := lines.Get().(*requestLine)
+	l.b, l.json = l.b[:0], h.json
 	if l.json {
 		l.b = append(l.b, `{"time":"`...)
 		l.b = t.AppendFormat(l.b, time.RFC3339Nano)
@@ -166,8 +164,7 @@ func (h *logHandler) end(l *requestLine) {
 	l.b = append(l.b, '\n')
 	h.out.Write(l.b) // a log that cannot be written has nowhere to report it
 	if cap(l.b) <= 4<<10 {
-		b := l.b[:0]
-		lineBufs.Put(&b)
+		lines.Put(l)
 	}
 }
 

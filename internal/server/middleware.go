@@ -86,89 +86,161 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inflight.Add(1)
 		defer s.inflight.Done()
-		start := time.Now()
+		// Everything the request needs is one allocation.
+		st := &reqState{start: time.Now(), r: r}
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 128 {
 			id = newRequestID()
 		}
+		st.id = id
 		w.Header().Set("X-Request-Id", id)
 
-		api := s.apiLabel(r)
-		done := s.metrics.Begin(api)
-		holder := &httperr.Holder{}
-		r = r.WithContext(httperr.WithHolder(r.Context(), holder))
-		body := &countingBody{rc: r.Body}
-		r.Body = body
-		cw := &countingWriter{ResponseWriter: w, stall: s.cfg.StallTimeout}
+		st.api = s.apiLabel(r)
+		series := s.metrics.API(st.api)
+		series.Begin()
+		r = r.WithContext(httperr.WithHolder(r.Context(), &st.holder))
+		st.r = r
+		st.body.rc = r.Body
+		r.Body = &st.body
+		cw := &st.cw
+		cw.ResponseWriter, cw.stall = w, s.cfg.StallTimeout
 		if cw.stall > 0 {
-			cw.rc = http.NewResponseController(w)
+			st.rc = http.NewResponseController(w)
+			cw.rc = st.rc
 		}
 
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug // probes every few seconds would drown the log
 		}
-		line := func() requestFields {
-			return requestFields{api: api, method: r.Method, path: r.URL.Path,
-				in: body.n.Load(), out: cw.n.Load(), remote: r.RemoteAddr, id: id}
-		}
-		// The timer re-arms itself; finished (under mu) stops a callback
-		// that raced with the end of the request from arming it again.
-		every := progressEvery
-		var (
-			mu       sync.Mutex
-			finished bool
-			progress *time.Timer
-		)
-		mu.Lock()
-		progress = time.AfterFunc(every, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if finished {
-				return
-			}
-			el := time.Since(start)
-			f := line()
-			f.dur = el.Round(time.Millisecond)
-			f.rate, f.hasRate = mbps(f.in+f.out, el), true
-			s.logRequest(r.Context(), slog.LevelInfo, "transfer progress", &f)
-			progress.Reset(every)
-		})
-		mu.Unlock()
+		s.progress.add(s, st)
 
 		next.ServeHTTP(cw, r)
 
-		mu.Lock()
-		finished = true
-		progress.Stop()
-		mu.Unlock()
+		s.progress.remove(st)
 		if cw.rc != nil {
 			cw.rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
 		}
-		dur := time.Since(start)
+		dur := time.Since(st.start)
 		status := cw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		f := line()
-		done(r.Method, status, f.in, f.out, dur)
+		f := st.fields()
+		series.Done(r.Method, status, f.in, f.out, dur)
 		f.status = status
 		f.dur = dur.Round(time.Microsecond)
 		if moved := f.in + f.out; moved >= 1<<20 {
 			f.rate, f.hasRate = mbps(moved, dur), true
 		}
-		f.user = holder.User
-		if holder.Err != nil {
-			f.err = holder.Err.Error()
+		f.user = st.holder.User
+		if st.holder.Err != nil {
+			f.err = st.holder.Err.Error()
 		}
 		if status >= 500 && level < slog.LevelWarn {
 			level = slog.LevelWarn
 		}
 		s.logRequest(r.Context(), level, "request", &f)
 		if s.cfg.AccessLog == "combined" {
-			writeCombined(accessWriter{s}, r, start, holder.User, status, cw.n.Load())
+			writeCombined(accessWriter{s}, r, st.start, st.holder.User, status, cw.n.Load())
 		}
 	})
+}
+
+// reqState is what the request log keeps of one request.
+type reqState struct {
+	start  time.Time
+	r      *http.Request
+	api    string
+	id     string
+	holder httperr.Holder
+	body   countingBody
+	cw     countingWriter
+	rc     *http.ResponseController
+
+	// Progress lines (see progressReporter), under mu; finished stops a
+	// line racing with the end of the request.
+	mu       sync.Mutex
+	finished bool
+	lastLog  time.Time
+}
+
+// fields are the request line's fields known so far.
+func (st *reqState) fields() requestFields {
+	return requestFields{api: st.api, method: st.r.Method, path: st.r.URL.Path,
+		in: st.body.n.Load(), out: st.cw.n.Load(), remote: st.r.RemoteAddr, id: st.id}
+}
+
+// progressReporter logs "transfer progress" for every request running
+// longer than progressEvery, every progressEvery. One goroutine serves all
+// requests, and only while there are any: a timer per request cost more
+// than the rest of the request log.
+type progressReporter struct {
+	mu      sync.Mutex
+	active  map[*reqState]struct{}
+	running bool
+}
+
+func (p *progressReporter) add(s *Server, st *reqState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.active == nil {
+		p.active = map[*reqState]struct{}{}
+	}
+	p.active[st] = struct{}{}
+	if !p.running {
+		p.running = true
+		go p.run(s)
+	}
+}
+
+func (p *progressReporter) remove(st *reqState) {
+	st.mu.Lock()
+	st.finished = true
+	st.mu.Unlock()
+	p.mu.Lock()
+	delete(p.active, st)
+	p.mu.Unlock()
+}
+
+// run wakes up ten times per interval and logs the requests that are due;
+// it returns once no request is left.
+func (p *progressReporter) run(s *Server) {
+	every := progressEvery
+	tick := time.NewTicker(max(every/10, time.Millisecond))
+	defer tick.Stop()
+	var due []*reqState
+	for now := range tick.C {
+		p.mu.Lock()
+		if len(p.active) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		due = due[:0]
+		for st := range p.active {
+			last := st.start
+			if !st.lastLog.IsZero() {
+				last = st.lastLog
+			}
+			if now.Sub(last) >= every {
+				due = append(due, st)
+			}
+		}
+		p.mu.Unlock()
+		for _, st := range due {
+			st.mu.Lock()
+			if !st.finished {
+				st.lastLog = now
+				el := now.Sub(st.start)
+				f := st.fields()
+				f.dur = el.Round(time.Millisecond)
+				f.rate, f.hasRate = mbps(f.in+f.out, el), true
+				s.logRequest(st.r.Context(), slog.LevelInfo, "transfer progress", &f)
+			}
+			st.mu.Unlock()
+		}
+	}
 }
 
 // writeCombined writes one Apache combined log line, as gorilla/handlers'

@@ -46,6 +46,7 @@ type Server struct {
 	auth       *auth.Authenticator
 	certs      *certReloader // nil without TLS
 	metrics    *metrics.Metrics
+	progress   progressReporter
 	metricsSrv *http.Server // nil unless --metrics-listen
 	metricsLn  net.Listener
 	accessOut  io.Writer // the combined access log (stdout; tests set it)

@@ -198,6 +198,26 @@ func TestProgressLog(t *testing.T) {
 	if !strings.Contains(e.log.String(), `msg="transfer progress" api=file method=POST path=/file/slow`) {
 		t.Errorf("no progress line:\n%s", e.log.String())
 	}
+	// One goroutine reports for every request, and only while there are
+	// any; no progress line follows the request's own line.
+	idle := false
+	for range 100 {
+		e.s.progress.mu.Lock()
+		idle = !e.s.progress.running && len(e.s.progress.active) == 0
+		e.s.progress.mu.Unlock()
+		if idle {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !idle {
+		t.Error("the progress reporter still runs with no request in flight")
+	}
+	log := e.log.String()
+	end := strings.Index(log, "msg=request api=file method=POST path=/file/slow")
+	if end < 0 || strings.Contains(log[end:], `msg="transfer progress"`) {
+		t.Errorf("progress line after the request line (or no request line):\n%s", log)
+	}
 }
 
 func TestPanicRecovery(t *testing.T) {
