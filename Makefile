@@ -91,6 +91,7 @@ bench-e2e-quick:
 fuzz:
 	$(GO) test ./internal/storage -run '^$$' -fuzz FuzzClean -fuzztime 30s
 	$(GO) test ./internal/fileapi -run '^$$' -fuzz FuzzRoute -fuzztime 30s
+	$(GO) test ./internal/server -run '^$$' -fuzz FuzzRequestLine -fuzztime 30s
 
 clean:
 	rm -rf bin
