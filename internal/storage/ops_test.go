@@ -3,10 +3,12 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -114,7 +116,12 @@ func TestRemove(t *testing.T) {
 }
 
 func TestSweepTemp(t *testing.T) {
-	s, dir := newStore(t)
+	// Named temporary files: the fallback where O_TMPFILE is missing, and
+	// what a replace's commit and COPY use.
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Fsync: true, NoUnnamedFiles: true})
+	must(t, err)
+	defer s.Close()
 	must(t, os.MkdirAll(filepath.Join(dir, "a/b"), 0o755))
 	old := time.Now().Add(-time.Hour)
 	stale := []string{".davnas-tmp-1", "a/b/.davnas-tmp-2"}
@@ -127,7 +134,17 @@ func TestSweepTemp(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, ".davnas-tmp-young"), nil, 0o644))
 	live, err := s.NewAtomicFile("a/live", CreateOptions{ExpectedSize: -1})
 	must(t, err)
+	if live.tmp == "" {
+		t.Fatal("the upload has no temporary name")
+	}
 	must(t, os.Chtimes(filepath.Join(dir, "a", live.tmp), old, old))
+	// A symbolic link to a directory is not followed, and a directory
+	// under the root is swept however deep.
+	outside := t.TempDir()
+	staleOutside := filepath.Join(outside, ".davnas-tmp-out")
+	must(t, os.WriteFile(staleOutside, nil, 0o644))
+	must(t, os.Chtimes(staleOutside, old, old))
+	must(t, os.Symlink(outside, filepath.Join(dir, "a/link")))
 	must(t, os.WriteFile(filepath.Join(dir, "a/keep"), nil, 0o644))
 
 	n, young, err := s.SweepTemp(context.Background())
@@ -144,9 +161,41 @@ func TestSweepTemp(t *testing.T) {
 			t.Errorf("%s removed: %v", n, err)
 		}
 	}
+	if _, err := os.Stat(staleOutside); err != nil {
+		t.Errorf("the sweep followed a symbolic link out of the root: %v", err)
+	}
 	if _, err := live.Commit(); err != nil {
 		t.Errorf("the live upload could not commit after the sweep: %v", err)
 	}
+}
+
+// The sweep allocates for what it acts on, not per entry: at every start it
+// walks the whole volume, and garbage per file raised the process's peak
+// memory with the number of files.
+func TestSweepAllocations(t *testing.T) {
+	s, dir := newStore(t)
+	must(t, os.MkdirAll(filepath.Join(dir, "d"), 0o755))
+	for i := range 3000 {
+		must(t, os.WriteFile(filepath.Join(dir, "d", fmt.Sprintf("file-%05d.csv", i)), nil, 0o644))
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		if n, _, err := s.SweepTemp(context.Background()); err != nil || n != 0 {
+			t.Fatalf("sweep: %d, %v", n, err)
+		}
+	})
+	if allocs > 100 {
+		t.Errorf("a sweep of 3,000 files allocated %.0f times; want it independent of the file count", allocs)
+	}
+	var st syscall.Stat_t
+	d, err := os.Open(dir)
+	must(t, err)
+	defer d.Close()
+	must(t, control(d, "", func(fd int) error {
+		if !isDirAt(fd, "d") || isDirAt(fd, "d/file-00000.csv") || isDirAt(fd, "missing") {
+			t.Error("isDirAt is wrong")
+		}
+		return fstatat(fd, "d", &st)
+	}))
 }
 
 func TestETagChangesOnEveryWrite(t *testing.T) {

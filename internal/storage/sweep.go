@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"os"
-	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +32,14 @@ func (s *Store) SweepTemp(ctx context.Context) (removed, young int, err error) {
 
 type sweepCount struct{ removed, young int }
 
+// sweepBufs are getdents buffers, one per directory level being read.
+var sweepBufs = sync.Pool{New: func() any { b := make([]byte, direntBufSize); return &b }}
+
+// sweepDir reads dir with getdents into a pooled buffer and allocates only
+// for what it acts on (temporary files, sub-directories): a volume of
+// 10,000 files once raised the process's peak RSS by 3.5 MiB at every
+// start, its DirEntry garbage never reaching the heap size that starts a
+// collection.
 func (s *Store) sweepDir(ctx context.Context, dir string, depth int, c *sweepCount) error {
 	if depth > maxCopyDepth {
 		return nil
@@ -39,31 +49,42 @@ func (s *Store) sweepDir(ctx context.Context, dir string, depth int, c *sweepCou
 		return nil // unreadable or gone: nothing of ours can be swept there
 	}
 	defer d.Close()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch, err := d.ReadDir(readDirBatch)
-		for _, de := range batch {
-			name := joinName(dir, de.Name())
+	bp := sweepBufs.Get().(*[]byte)
+	defer sweepBufs.Put(bp)
+	var stop error
+	control(d, "getdents", func(fd int) error {
+		return eachDirent(fd, *bp, func(name []byte, typ uint8) error {
+			if err := ctx.Err(); err != nil {
+				stop = err
+				return err
+			}
 			switch {
-			case strings.HasPrefix(de.Name(), tempPrefix):
-				switch s.removeIfStale(name) {
+			case bytes.HasPrefix(name, []byte(tempPrefix)):
+				switch s.removeIfStale(joinName(dir, string(name))) {
 				case swept:
 					c.removed++
 				case tooYoung:
 					c.young++
 				}
-			case de.IsDir():
-				if err := s.sweepDir(ctx, name, depth+1, c); err != nil {
+			case typ == syscall.DT_DIR || typ == syscall.DT_UNKNOWN && isDirAt(fd, string(name)):
+				if err := s.sweepDir(ctx, joinName(dir, string(name)), depth+1, c); err != nil {
+					stop = err
 					return err
 				}
 			}
-		}
-		if err != nil || len(batch) == 0 {
 			return nil
-		}
-	}
+		})
+	})
+	// A directory that cannot be read further has nothing more of ours:
+	// only a cancellation (stop) is an error.
+	return stop
+}
+
+// isDirAt reports whether name in the directory fd is a directory (not a
+// symbolic link to one), for file systems whose getdents gives no type.
+func isDirAt(fd int, name string) bool {
+	var st syscall.Stat_t
+	return fstatat(fd, name, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFDIR
 }
 
 type sweepResult int
