@@ -26,9 +26,11 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 	if !ok {
 		return httperr.New(http.StatusBadRequest, "invalid X-Expected-Entity-Length")
 	}
-	opt := storage.CreateOptions{
-		ExpectedSize: expected,
-		Check:        func(cur fs.FileInfo) error { return checkPreconditions(r, cur) },
+	opt := storage.CreateOptions{ExpectedSize: expected}
+	if hasPreconditions(r) {
+		// Checked again at commit, under the name's lock: of two
+		// conditional uploads one wins and the other gets 412.
+		opt.Check = func(cur fs.FileInfo) error { return checkPreconditions(r, cur) }
 	}
 	// rclone's owncloud mode: X-OC-Mtime carries the source's modification
 	// time, to be answered with "X-OC-Mtime: accepted".
@@ -97,6 +99,13 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 // checkPreconditions evaluates If-Match, If-None-Match and
 // If-Unmodified-Since against the current file (nil when there is none),
 // RFC 9110 §13.2.2, which x/net/webdav ignores on PUT (golang/go#44493).
+// hasPreconditions reports whether r carries a precondition that
+// checkPreconditions evaluates.
+func hasPreconditions(r *http.Request) bool {
+	h := r.Header
+	return h.Get("If-Match") != "" || h.Get("If-Unmodified-Since") != "" || h.Get("If-None-Match") != ""
+}
+
 func checkPreconditions(r *http.Request, fi fs.FileInfo) error {
 	failed := httperr.New(http.StatusPreconditionFailed, "precondition failed")
 	if im := r.Header.Get("If-Match"); im != "" {

@@ -308,9 +308,14 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	}
 	unlock, _ := a.s.sh.commits.lock(context.Background(), a.s.volumeName(a.name))
 	defer unlock()
-	cur, statErr := a.dir.Stat(a.base)
-	if statErr != nil {
-		cur = nil
+	var cur fs.FileInfo
+	if a.opt.Check != nil || !a.unnamed {
+		// What the name holds now: for the precondition, and for a named
+		// file to know whether it creates or replaces. An unnamed file
+		// without a precondition learns that from linkat.
+		if now, err := a.dir.Stat(a.base); err == nil {
+			cur = now
+		}
 	}
 	if a.opt.Check != nil {
 		if err := a.opt.Check(cur); err != nil {

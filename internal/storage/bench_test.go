@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,25 @@ func BenchmarkCreate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCreateNew creates new 4 KiB files in a sub-directory, the shape
+// of the end-to-end benchmark's PUT workload (BenchmarkCreate replaces one
+// file).
+func BenchmarkCreateNew(b *testing.B) {
+	s, dir := benchStore(b)
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.SetBytes(4 << 10)
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := s.Create(ctx, "d/f"+strconv.Itoa(i), io.LimitReader(zeros{}, 4<<10), CreateOptions{ExpectedSize: -1}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -148,3 +148,40 @@ func checkCreatePromises(t *testing.T, s *Store, dir string, unnamed bool) {
 		t.Fatalf("temporary files left: %v", tmp)
 	}
 }
+
+// Without a precondition an unnamed upload does not stat the target at
+// commit: linkat tells a new name from a taken one. Both outcomes must
+// still report Created right, and a name taken during the upload is
+// replaced, not written through.
+func TestCommitWithoutPrecondition(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	a, err := s.NewAtomicFile("late", CreateOptions{ExpectedSize: -1})
+	must(t, err)
+	a.Write([]byte("new"))
+	// Another process creates the name while the upload streams.
+	must(t, os.WriteFile(filepath.Join(dir, "late"), []byte("theirs"), 0o644))
+	res, err := a.Commit()
+	if err != nil || res.Created {
+		t.Fatalf("commit over a name taken meanwhile: %+v, %v", res, err)
+	}
+	if got := readFile(t, filepath.Join(dir, "late")); got != "new" {
+		t.Fatalf("content %q", got)
+	}
+	// And a name that disappears during the upload is created.
+	must(t, os.WriteFile(filepath.Join(dir, "gone"), []byte("old"), 0o644))
+	a, err = s.NewAtomicFile("gone", CreateOptions{ExpectedSize: -1})
+	must(t, err)
+	a.Write([]byte("back"))
+	must(t, os.Remove(filepath.Join(dir, "gone")))
+	res, err = a.Commit()
+	if err != nil || !res.Created {
+		t.Fatalf("commit of a name removed meanwhile: %+v, %v", res, err)
+	}
+	if _, err := s.Create(ctx, "x", strings.NewReader("1"), CreateOptions{ExpectedSize: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if tmp := tempFiles(t, dir); len(tmp) != 0 {
+		t.Fatalf("temporary files left: %v", tmp)
+	}
+}
