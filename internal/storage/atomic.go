@@ -75,14 +75,11 @@ func (a *AtomicFile) Finish(ctx context.Context, src io.Reader) (CreateResult, e
 type AtomicFile struct {
 	s       *Store
 	f       *os.File
-	dir     *os.Root // the target's directory, held for the write's life
-	ownDir  bool     // dir was opened for this write (not the store's root)
-	dirf    *os.File // dir as a file, for linkat (unnamed files only)
-	ownDirf bool     // dirf was opened for this write
-	name    string   // target, cleaned
-	base    string   // target's base name, in dir
-	tmp     string   // temporary file's base name, in dir, while it has one
-	unnamed bool     // f is an unnamed file (O_TMPFILE), linked at commit
+	dir     dirHandle // the target's directory, held for the write's life
+	name    string    // target, cleaned
+	base    string    // target's base name, in dir
+	tmp     string    // temporary file's base name, in dir, while it has one
+	unnamed bool      // f is an unnamed file (O_TMPFILE), linked at commit
 	opt     CreateOptions
 	n       int64
 	failed  error
@@ -114,51 +111,56 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 	// renamed and removed in the directory the upload started in, never
 	// through the link, and never left behind. It also spares every later
 	// step a walk of the path.
-	d, err := s.openDir(dir)
+	d, err := s.openDirHandle(dir)
 	if err != nil {
 		return nil, wrap("create", clean, err)
 	}
-	base := baseName(clean)
+	a := &AtomicFile{s: s, dir: d, name: clean, base: baseName(clean), opt: opt}
 	perm := fs.FileMode(0o666)
-	existed, err := d.Stat(base)
+	existed, err := a.statTarget()
 	switch {
 	case err == nil && existed.IsDir():
-		closeRoot(s, d)
+		a.closeDir()
 		return nil, pathErr("create", clean, ErrIsDir)
 	case err == nil:
 		perm = existed.Mode().Perm()
+		a.existed = existed
 	default:
-		existed = nil
 		if c := classify(err); c != ErrNotFound {
-			closeRoot(s, d)
+			a.closeDir()
 			return nil, pathErr("create", clean, c)
 		}
 	}
-	a := &AtomicFile{s: s, dir: d, ownDir: d != s.root, name: clean, base: base, opt: opt, existed: existed}
 	if opt.Verify != nil {
 		a.hash = newHasher()
 	}
 	if s.sh.tmpfile {
-		if err := a.openUnnamed(perm); err == nil {
+		if f, err := openTmpfile(d.f, perm); err == nil {
+			if a.existed != nil {
+				f.Chmod(perm) // as for a named temporary file, past the umask
+			}
+			a.f, a.unnamed = f, true
 			return a, nil
 		}
 		// This directory's file system has no unnamed files (a mount
 		// inside the root): a named temporary file does the same job.
 	}
 	a.tmp = tempPrefix + randomSuffix()
-	f, err := d.OpenFile(a.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	f, err := d.create(a.tmp, perm)
 	if err != nil {
+		a.tmp = ""
 		a.closeDir()
 		return nil, wrap("create", clean, err)
 	}
-	if existed != nil {
+	if a.existed != nil {
 		// OpenFile's perm is filtered by the umask; a replaced file keeps
 		// exactly the mode it had.
 		f.Chmod(perm)
 	}
 	if err := lockFile(f, false); err != nil {
 		f.Close()
-		d.Remove(a.tmp)
+		d.remove(a.tmp)
+		a.tmp = ""
 		a.closeDir()
 		return nil, wrap("create", clean, err)
 	}
@@ -166,31 +168,17 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 	return a, nil
 }
 
-// openUnnamed starts the write in an unnamed file in the target directory
-// (see tmpfile_linux.go).
-func (a *AtomicFile) openUnnamed(perm fs.FileMode) error {
-	if a.ownDir {
-		f, err := a.dir.Open(".")
-		if err != nil {
-			return err
-		}
-		a.dirf, a.ownDirf = f, true
-	} else {
-		f, err := a.s.rootFile()
-		if err != nil {
-			return err
-		}
-		a.dirf = f
-	}
-	f, err := openTmpfile(a.dirf, perm)
+// statTarget is what the target's name holds, following a symbolic link
+// that stays inside the root (as os.Root.Stat does).
+func (a *AtomicFile) statTarget() (fs.FileInfo, error) {
+	info, err := a.dir.lstat(a.base)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if a.existed != nil {
-		f.Chmod(perm) // as for a named temporary file, past the umask
+	if info.Mode()&fs.ModeSymlink != 0 {
+		return a.s.root.Stat(a.name)
 	}
-	a.f, a.unnamed = f, true
-	return nil
+	return info, nil
 }
 
 // Name is the cleaned target name.
@@ -275,7 +263,12 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	}
 	if a.existed != nil {
 		// Dead properties belong to the resource: keep them across a replace.
-		if old, err := a.dir.OpenFile(a.base, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+		old, err := a.dir.open(a.base, os.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			// A symbolic link: its target's, inside the root.
+			old, err = a.s.root.OpenFile(a.name, os.O_RDONLY|unix.O_NONBLOCK, 0)
+		}
+		if err == nil {
 			copyXattrs(old, a.f)
 			old.Close()
 		}
@@ -291,7 +284,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		if a.unnamed {
 			err = setFileTimes(a.f, a.opt.ModTime)
 		} else {
-			err = a.dir.Chtimes(a.tmp, a.opt.ModTime, a.opt.ModTime)
+			err = a.dir.setTimes(a.tmp, a.opt.ModTime)
 		}
 		if err != nil {
 			a.Abort()
@@ -313,7 +306,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		// What the name holds now: for the precondition, and for a named
 		// file to know whether it creates or replaces. An unnamed file
 		// without a precondition learns that from linkat.
-		if now, err := a.dir.Stat(a.base); err == nil {
+		if now, err := a.statTarget(); err == nil {
 			cur = now
 		}
 	}
@@ -328,7 +321,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		// A new name: one link, which fails rather than replace anything
 		// that appeared since the Stat (a dangling symbolic link, or a
 		// file made by another process).
-		err := linkTmpfile(a.f, a.dirf, a.base)
+		err := linkTmpfile(a.f, a.dir.f, a.base)
 		if err == nil {
 			return a.committed(fi, sums, true)
 		}
@@ -347,17 +340,17 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 			return CreateResult{}, wrap("create", a.name, err)
 		}
 		tmp := tempPrefix + randomSuffix()
-		if err := linkTmpfile(a.f, a.dirf, tmp); err != nil {
+		if err := linkTmpfile(a.f, a.dir.f, tmp); err != nil {
 			a.Abort()
 			return CreateResult{}, wrap("create", a.name, err)
 		}
 		a.tmp = tmp
 	} else if cur == nil {
-		if _, err := a.dir.Lstat(a.base); err == nil {
+		if _, err := a.dir.lstat(a.base); err == nil {
 			created = false // a dangling symbolic link is replaced, not created
 		}
 	}
-	if err := a.dir.Rename(a.tmp, a.base); err != nil {
+	if err := a.dir.rename(a.tmp, a.base); err != nil {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)
 	}
@@ -373,13 +366,7 @@ func (a *AtomicFile) committed(fi fs.FileInfo, sums Sums, created bool) (CreateR
 	a.f = nil
 	defer a.closeDir()
 	if a.s.fsync {
-		var err error
-		if a.dirf != nil {
-			err = a.dirf.Sync()
-		} else {
-			err = syncRootDir(a.dir)
-		}
-		if err != nil {
+		if err := a.dir.sync(); err != nil {
 			return CreateResult{}, wrap("sync", parent(a.name), err)
 		}
 	}
@@ -395,23 +382,13 @@ func (a *AtomicFile) Abort() {
 	a.f.Close()
 	a.f = nil
 	if a.tmp != "" {
-		a.dir.Remove(a.tmp)
+		a.dir.remove(a.tmp)
 		a.tmp = ""
 	}
 	a.closeDir()
 }
 
-func (a *AtomicFile) closeDir() {
-	if a.ownDirf {
-		a.dirf.Close()
-		a.ownDirf = false
-	}
-	a.dirf = nil
-	if a.ownDir {
-		a.dir.Close()
-		a.ownDir = false
-	}
-}
+func (a *AtomicFile) closeDir() { a.dir.close() }
 
 // renamed reports a committed temporary file's FileInfo under its final
 // base name.

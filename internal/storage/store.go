@@ -549,29 +549,3 @@ func (s *Store) guard(w io.Writer) io.Writer {
 	}
 	return &guardWriter{w: w, s: s}
 }
-
-// openDir returns a handle on the directory dir: the store's own root for
-// ".", else an os.Root opened inside it (closed by the caller).
-func (s *Store) openDir(dir string) (*os.Root, error) {
-	if dir == "." {
-		return s.root, nil
-	}
-	return s.root.OpenRoot(dir)
-}
-
-// closeRoot closes a directory handle from openDir (not the store's root).
-func closeRoot(s *Store, d *os.Root) {
-	if d != s.root {
-		d.Close()
-	}
-}
-
-// syncRootDir makes the entries of the directory d is rooted at durable.
-func syncRootDir(d *os.Root) error {
-	f, err := d.Open(".")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}

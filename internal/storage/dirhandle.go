@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirHandle is the directory an upload writes into, opened once when the
+// upload starts: every later step names entries relative to it, one path
+// element each, never walking a path again. A directory swapped for a
+// symbolic link meanwhile therefore cannot redirect the write, and the
+// upload costs one open of its directory (none for the root's, which the
+// store keeps open).
+type dirHandle struct {
+	f   *os.File
+	own bool // opened for this upload (not the store's root)
+}
+
+// openDirHandle opens the directory dir (clean, inside the root).
+func (s *Store) openDirHandle(dir string) (dirHandle, error) {
+	if dir == "." {
+		f, err := s.rootFile()
+		return dirHandle{f: f}, err
+	}
+	f, err := s.root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return dirHandle{}, err
+	}
+	return dirHandle{f: f, own: true}, nil
+}
+
+func (d *dirHandle) close() {
+	if d.own {
+		d.f.Close()
+	}
+	*d = dirHandle{}
+}
+
+// at runs fn with the directory's descriptor; fn's error is returned as
+// it is (an Errno), for classify.
+func (d dirHandle) at(fn func(dirfd int) error) error {
+	var ferr error
+	if err := control(d.f, "", func(fd int) error { ferr = fn(fd); return nil }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// lstat describes name without following a symbolic link.
+func (d dirHandle) lstat(name string) (*statInfo, error) {
+	info := &statInfo{name: name}
+	if err := d.at(func(fd int) error { return fstatat(fd, name, &info.st) }); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// create makes the new file name, failing if anything (a symbolic link
+// too) has that name.
+func (d dirHandle) create(name string, perm fs.FileMode) (*os.File, error) {
+	return d.open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+}
+
+// open opens name, never through a symbolic link (ELOOP).
+func (d dirHandle) open(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	var nfd int
+	err := d.at(func(fd int) error {
+		for {
+			var err error
+			nfd, err = unix.Openat(fd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+			if err != unix.EINTR {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), name), nil
+}
+
+func (d dirHandle) rename(from, to string) error {
+	return d.at(func(fd int) error { return unix.Renameat(fd, from, fd, to) })
+}
+
+func (d dirHandle) remove(name string) error {
+	return d.at(func(fd int) error { return unix.Unlinkat(fd, name, 0) })
+}
+
+// setTimes sets the access and modification times of name (not of a
+// symbolic link's target).
+func (d dirHandle) setTimes(name string, t time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+	return d.at(func(fd int) error { return unix.UtimesNanoAt(fd, name, ts, unix.AT_SYMLINK_NOFOLLOW) })
+}
+
+func (d dirHandle) sync() error { return d.f.Sync() }
