@@ -10,14 +10,8 @@ import (
 
 	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
+	"github.com/davnas/davnas/internal/testutil"
 )
-
-// discardWriter is a ResponseWriter that throws the body away.
-type discardWriter struct{ h http.Header }
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discardWriter) WriteHeader(int)             {}
 
 // BenchmarkPropfind10k lists a collection of 10,000 files with the
 // properties davfs2 and rclone ask for (compare: nginx's dav_ext takes
@@ -38,7 +32,7 @@ func BenchmarkPropfind10k(b *testing.B) {
 	for b.Loop() {
 		r, _ := http.NewRequest("PROPFIND", "/dav/", strings.NewReader(body))
 		r.Header.Set("Depth", "1")
-		w := &discardWriter{h: http.Header{}}
+		w := testutil.NewNullResponseWriter()
 		h.ServeHTTP(w, r)
 	}
 }

@@ -6,23 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"golang.org/x/net/webdav"
 
 	"github.com/davnas/davnas/internal/config"
+	"github.com/davnas/davnas/internal/testutil"
 )
-
-// nullWriter is a ResponseWriter that throws the response away.
-type nullWriter struct{ h http.Header }
-
-func (w *nullWriter) Header() http.Header         { return w.h }
-func (w *nullWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *nullWriter) WriteHeader(int)             {}
-
-// SetWriteDeadline is what http.ResponseController calls for the stall
-// timeout; the server's own writer has it.
-func (w *nullWriter) SetWriteDeadline(time.Time) error { return nil }
 
 // BenchmarkSmallGET serves a 4 KiB file through the whole handler chain
 // (request log, metrics, recovery, limits, access, routing), through the
@@ -59,7 +48,7 @@ func BenchmarkSmallGET(b *testing.B) {
 			for b.Loop() {
 				r, _ := http.NewRequest("GET", c.path, nil)
 				r.RemoteAddr = "127.0.0.1:5555"
-				w := &nullWriter{h: http.Header{}}
+				w := testutil.NewNullResponseWriter()
 				c.h.ServeHTTP(w, r)
 			}
 		})

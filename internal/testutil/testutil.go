@@ -1,12 +1,15 @@
 // Package testutil holds what the tests of several packages share: finding
 // (or failing on) the real clients, a size-limited tmpfs, and building and
-// running the real davnas binary on loopback. Only tests import it.
+// running the real davnas binary on loopback, a ResponseWriter for
+// benchmarks. Only tests import it.
 package testutil
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // AllowMissingEnv, set to 1, lets a test skip when a real client or a
@@ -33,3 +36,17 @@ func Need(t testing.TB, command string) string {
 	}
 	return p
 }
+
+// NullResponseWriter is an http.ResponseWriter that throws the response
+// away, for benchmarks of handlers without a network. It answers
+// http.ResponseController's SetWriteDeadline, as the server's own writer
+// does.
+type NullResponseWriter struct{ H http.Header }
+
+// NewNullResponseWriter returns a NullResponseWriter with empty headers.
+func NewNullResponseWriter() *NullResponseWriter { return &NullResponseWriter{H: http.Header{}} }
+
+func (w *NullResponseWriter) Header() http.Header              { return w.H }
+func (w *NullResponseWriter) Write(p []byte) (int, error)      { return len(p), nil }
+func (w *NullResponseWriter) WriteHeader(int)                  {}
+func (w *NullResponseWriter) SetWriteDeadline(time.Time) error { return nil }
