@@ -168,6 +168,7 @@ type propWriter struct {
 	// The last date formatted: files written together share their second.
 	dateSec int64
 	date    string
+	href    []byte // the href being written
 }
 
 // httpDate formats t as an HTTP date (RFC 9110 IMF-fixdate), by hand:
@@ -227,14 +228,20 @@ func joinClean(dir, base string) string {
 	return dir + "/" + base
 }
 
-// write writes one <response>.
+// write writes one <response>. The href is built in a buffer reused for
+// every entry of the listing.
 func (pw *propWriter) write(ms *multistatus, clean string, fi fs.FileInfo) error {
-	return pw.writeAs(ms, pw.h.href(clean, fi.IsDir()), clean, fi)
+	pw.href = pw.h.appendHref(pw.href[:0], clean, fi.IsDir())
+	return pw.writeResponse(ms.beginBytes(pw.href), ms, clean, fi)
 }
 
 // writeAs writes the <response> of clean under the given href.
 func (pw *propWriter) writeAs(ms *multistatus, href, clean string, fi fs.FileInfo) error {
-	b := ms.begin(href)
+	return pw.writeResponse(ms.begin(href), ms, clean, fi)
+}
+
+// writeResponse writes the properties of a <response> begun in b.
+func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, clean string, fi fs.FileInfo) error {
 	rc := &resource{pw: pw, clean: clean, fi: fi}
 	switch {
 	case pw.pf.propname:
@@ -459,7 +466,11 @@ func timeoutValue(d time.Duration) string {
 
 // href is the escaped URL path of a resource; collections end in "/".
 func (h *Handler) href(clean string, dir bool) string {
-	b := make([]byte, 0, len(h.prefix)+len(clean)+8)
+	return string(h.appendHref(make([]byte, 0, len(h.prefix)+len(clean)+8), clean, dir))
+}
+
+// appendHref appends the percent-escaped href of clean to b.
+func (h *Handler) appendHref(b []byte, clean string, dir bool) []byte {
 	b = appendEscapedPath(b, h.prefix)
 	b = append(b, '/')
 	if clean != "." {
@@ -468,7 +479,7 @@ func (h *Handler) href(clean string, dir bool) string {
 			b = append(b, '/')
 		}
 	}
-	return string(b)
+	return b
 }
 
 // appendEscapedPath percent-encodes a path as url.URL.EscapedPath does:
@@ -506,6 +517,19 @@ func (m *multistatus) begin(href string) *bytes.Buffer {
 	m.b.Reset()
 	m.b.WriteString("<D:response><D:href>")
 	escapeTo(&m.b, href)
+	m.b.WriteString("</D:href>")
+	return &m.b
+}
+
+// beginBytes is begin for an href in a byte slice.
+func (m *multistatus) beginBytes(href []byte) *bytes.Buffer {
+	m.b.Reset()
+	m.b.WriteString("<D:response><D:href>")
+	if needsEscapeBytes(href) {
+		escapeTo(&m.b, string(href))
+	} else {
+		m.b.Write(href)
+	}
 	m.b.WriteString("</D:href>")
 	return &m.b
 }

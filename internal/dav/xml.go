@@ -207,6 +207,16 @@ func needsEscape(s string) bool {
 	return false
 }
 
+// needsEscapeBytes is needsEscape for a byte slice.
+func needsEscapeBytes(p []byte) bool {
+	for _, c := range p {
+		if c < 0x20 || c >= 0x80 || c == '&' || c == '<' || c == '>' {
+			return true
+		}
+	}
+	return false
+}
+
 func escapeTo(b interface {
 	WriteString(string) (int, error)
 	WriteRune(rune) (int, error)
