@@ -111,12 +111,14 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 // machinery per entry.
 func (s *Store) statBatch(d *os.File, clean string, names []string) []Entry {
 	out := make([]Entry, 0, len(names))
+	infos := make([]statInfo, len(names)) // one allocation for the batch
 	control(d, "fstatat", func(fd int) error {
-		for _, n := range names {
+		for i, n := range names {
 			if IsReserved(n) {
 				continue
 			}
-			info := &statInfo{name: n}
+			info := &infos[i]
+			info.name = n
 			if err := fstatat(fd, n, &info.st); err != nil {
 				continue // removed while we listed
 			}
