@@ -65,9 +65,8 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 	wg.Go(func() {
 		defer close(batches)
 		for {
-			if err := ctx.Err(); err != nil {
-				batches <- batch{err: pathErr("readdir", clean, err)}
-				return
+			if ctx.Err() != nil {
+				return // the caller sees the cancellation itself
 			}
 			names, err := d.Readdirnames(readDirBatch)
 			b := batch{entries: s.statBatch(d, clean, names), err: err}
@@ -102,6 +101,10 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 		if b.err != nil {
 			return b.err
 		}
+	}
+	// The reader stopped early: only a cancellation does that.
+	if err := ctx.Err(); err != nil {
+		return pathErr("readdir", clean, err)
 	}
 	return nil
 }

@@ -95,3 +95,34 @@ func TestReadDirReadAhead(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d after", before, after)
 	}
 }
+
+// A caller that cancels the request and then fails (a PROPFIND whose
+// client went away) must get ReadDir back: the read-ahead goroutine, about
+// to report the cancellation into a full channel, must not keep it.
+func TestReadDirCancelThenFail(t *testing.T) {
+	s, dir := newStore(t)
+	for i := range 3 * readDirBatch {
+		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), nil, 0o644))
+	}
+	errGone := errors.New("client went away")
+	for range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- s.ReadDir(ctx, ".", func(Entry) error {
+				cancel()
+				time.Sleep(50 * time.Millisecond) // the reader fills the channel meanwhile
+				return errGone
+			})
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errGone) {
+				t.Fatalf("ReadDir = %v, want the caller's error", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("ReadDir did not return after its caller failed (the read-ahead goroutine is stuck)")
+		}
+		cancel()
+	}
+}
