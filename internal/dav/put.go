@@ -96,9 +96,6 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 	return nil
 }
 
-// checkPreconditions evaluates If-Match, If-None-Match and
-// If-Unmodified-Since against the current file (nil when there is none),
-// RFC 9110 §13.2.2, which x/net/webdav ignores on PUT (golang/go#44493).
 // hasPreconditions reports whether r carries a precondition that
 // checkPreconditions evaluates.
 func hasPreconditions(r *http.Request) bool {
@@ -106,6 +103,9 @@ func hasPreconditions(r *http.Request) bool {
 	return h.Get("If-Match") != "" || h.Get("If-Unmodified-Since") != "" || h.Get("If-None-Match") != ""
 }
 
+// checkPreconditions evaluates If-Match, If-None-Match and
+// If-Unmodified-Since against the current file (nil when there is none),
+// RFC 9110 §13.2.2, which x/net/webdav ignores on PUT (golang/go#44493).
 func checkPreconditions(r *http.Request, fi fs.FileInfo) error {
 	failed := httperr.New(http.StatusPreconditionFailed, "precondition failed")
 	if im := r.Header.Get("If-Match"); im != "" {

@@ -170,8 +170,9 @@ func (m *Metrics) AuthFailure() { m.authFail.Inc() }
 
 // The series a request touches are looked up once and kept: WithLabelValues
 // hashes its labels and takes the vector's lock on every call, 2% of the
-// CPU of a small GET. Series are still made on first use, so /metrics
-// lists only the combinations seen.
+// CPU of a small GET. The per-API series (in flight, bytes) of file, dav
+// and other exist from the start, at 0; those by method and status class
+// are made on first use, so /metrics lists only the combinations seen.
 
 // API is one API's series.
 type API struct {

@@ -320,7 +320,10 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	if a.unnamed && cur == nil {
 		// A new name: one link, which fails rather than replace anything
 		// that appeared since the Stat (a dangling symbolic link, or a
-		// file made by another process).
+		// file made by another process or by a MOVE).
+		if testHookBeforeLink != nil {
+			testHookBeforeLink()
+		}
 		err := linkTmpfile(a.f, a.dir.f, a.base)
 		if err == nil {
 			return a.committed(fi, sums, true)
@@ -330,6 +333,18 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 			return CreateResult{}, wrap("create", a.name, err)
 		}
 		created = false
+		// What appeared is judged as if it had been there at the Stat:
+		// If-None-Match: * must refuse it, not replace it.
+		if a.opt.Check != nil {
+			now, serr := a.statTarget()
+			if serr != nil {
+				now = nil
+			}
+			if err := a.opt.Check(now); err != nil {
+				a.Abort()
+				return CreateResult{}, err
+			}
+		}
 	}
 	if a.unnamed {
 		// Replacing: the file gets a temporary name, flocked like any
@@ -357,6 +372,10 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 	a.tmp = ""
 	return a.committed(fi, sums, created)
 }
+
+// testHookBeforeLink, when set by a test, runs just before an unnamed
+// upload is linked to a new name.
+var testHookBeforeLink func()
 
 // committed finishes a commit once the file has its name.
 func (a *AtomicFile) committed(fi fs.FileInfo, sums Sums, created bool) (CreateResult, error) {

@@ -43,17 +43,24 @@ type Store struct {
 	prefix string // this root within the volume's ("" for the volume)
 	sh     *shared
 
-	// rootf is the root directory as a file, for linkat and directory
-	// syncs; opened on first use.
-	rootf     *os.File
-	rootfErr  error
-	rootfOnce sync.Once
+	// rootf is the root directory as a file, for the uploads into it;
+	// opened on first use (again after a failure, EMFILE say).
+	rootfMu sync.Mutex
+	rootf   *os.File
 }
 
 // rootFile returns the root directory as an open file.
 func (s *Store) rootFile() (*os.File, error) {
-	s.rootfOnce.Do(func() { s.rootf, s.rootfErr = s.root.Open(".") })
-	return s.rootf, s.rootfErr
+	s.rootfMu.Lock()
+	defer s.rootfMu.Unlock()
+	if s.rootf == nil {
+		f, err := s.root.Open(".")
+		if err != nil {
+			return nil, err
+		}
+		s.rootf = f
+	}
+	return s.rootf, nil
 }
 
 // shared is the state every Store of one volume shares.
@@ -168,9 +175,12 @@ func (s *Store) Close() error {
 	if s.sh.top == s.root {
 		s.sh.journal.close()
 	}
+	s.rootfMu.Lock()
 	if s.rootf != nil {
 		s.rootf.Close()
+		s.rootf = nil
 	}
+	s.rootfMu.Unlock()
 	return s.root.Close()
 }
 

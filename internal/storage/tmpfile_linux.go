@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -83,11 +84,18 @@ func linkTmpfile(f, dir *os.File, name string) error {
 // noEmptyPathLink is set once linkat(AT_EMPTY_PATH) has been refused.
 var noEmptyPathLink atomic.Bool
 
-// setFileTimes sets the access and modification times of the open file f.
+// setFileTimes sets the access and modification times of the open file f:
+// utimensat(fd, NULL, ...), which names the file by its descriptor alone
+// (futimens(3); x/sys's Futimes goes through /proc, which a sandbox may
+// lack while linkat by descriptor works).
 func setFileTimes(f *os.File, t time.Time) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
-	return control(f, "utimes", func(fd int) error {
-		return unix.UtimesNanoAt(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), ts, 0)
+	ts := [2]unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+	return control(f, "utimensat", func(fd int) error {
+		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+		if e != 0 {
+			return e
+		}
+		return nil
 	})
 }
 

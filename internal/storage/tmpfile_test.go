@@ -185,3 +185,37 @@ func TestCommitWithoutPrecondition(t *testing.T) {
 		t.Fatalf("temporary files left: %v", tmp)
 	}
 }
+
+// A name that appears between the commit's check and its link (a MOVE,
+// another process) is judged by the precondition as if it had been there:
+// If-None-Match: * refuses it instead of replacing it.
+func TestPreconditionRecheckedWhenLinkFinds(t *testing.T) {
+	s, dir := newStore(t)
+	if !s.sh.tmpfile {
+		t.Fatal("no unnamed files on the test directory: the race cannot be staged")
+	}
+	errExists := errors.New("412")
+	ifNoneMatch := func(cur fs.FileInfo) error {
+		if cur != nil {
+			return errExists
+		}
+		return nil
+	}
+	testHookBeforeLink = func() {
+		must(t, os.WriteFile(filepath.Join(dir, "race"), []byte("theirs"), 0o644))
+	}
+	defer func() { testHookBeforeLink = nil }()
+	_, err := s.Create(context.Background(), "race", strings.NewReader("mine"), CreateOptions{ExpectedSize: -1, Check: ifNoneMatch})
+	if !errors.Is(err, errExists) {
+		t.Fatalf("Create = %v, want the precondition's error", err)
+	}
+	if got := readFile(t, filepath.Join(dir, "race")); got != "theirs" {
+		t.Fatalf("the refused upload replaced the file: %q", got)
+	}
+	if tmp := tempFiles(t, dir); len(tmp) != 0 {
+		t.Fatalf("temporary files left: %v", tmp)
+	}
+	// Without a precondition the late name is replaced, as any PUT does.
+	_, err = s.Create(context.Background(), "race2", strings.NewReader("mine"), CreateOptions{ExpectedSize: -1})
+	must(t, err)
+}
