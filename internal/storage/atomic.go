@@ -329,8 +329,16 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 			return a.committed(fi, sums, true)
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			a.Abort()
-			return CreateResult{}, wrap("create", a.name, err)
+			named, cerr := a.nameByCopy(sums)
+			if cerr != nil {
+				a.Abort()
+				return CreateResult{}, wrap("create", a.name, err)
+			}
+			fi = named
+			if _, err := a.dir.lstat(a.base); err == nil {
+				created = false // the refused link did not say whether the name was taken
+			}
+			goto rename
 		}
 		created = false
 		// What appeared is judged as if it had been there at the Stat:
@@ -356,15 +364,21 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		}
 		tmp := tempPrefix + randomSuffix()
 		if err := linkTmpfile(a.f, a.dir.f, tmp); err != nil {
-			a.Abort()
-			return CreateResult{}, wrap("create", a.name, err)
+			named, cerr := a.nameByCopy(sums)
+			if cerr != nil {
+				a.Abort()
+				return CreateResult{}, wrap("create", a.name, err)
+			}
+			fi = named
+		} else {
+			a.tmp = tmp
 		}
-		a.tmp = tmp
 	} else if cur == nil {
 		if _, err := a.dir.lstat(a.base); err == nil {
 			created = false // a dangling symbolic link is replaced, not created
 		}
 	}
+rename:
 	if err := a.dir.rename(a.tmp, a.base); err != nil {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)
@@ -376,6 +390,62 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 // testHookBeforeLink, when set by a test, runs just before an unnamed
 // upload is linked to a new name.
 var testHookBeforeLink func()
+
+// nameByCopy is the way out when the file system holding the target
+// directory makes unnamed files but will not link them (a mount inside the
+// root, some FUSE or network file systems): the bytes are copied
+// (copy_file_range) into a named, flocked temporary file with the same
+// mode, properties and times, which then takes the named upload's path. It
+// returns the new file's FileInfo.
+func (a *AtomicFile) nameByCopy(sums Sums) (fs.FileInfo, error) {
+	old, err := a.f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	tmp := tempPrefix + randomSuffix()
+	g, err := a.dir.create(tmp, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (fs.FileInfo, error) {
+		g.Close()
+		a.dir.remove(tmp)
+		return nil, err
+	}
+	if err := lockFile(g, false); err != nil {
+		return fail(err)
+	}
+	if _, err := a.f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	if _, err := io.Copy(g, a.f); err != nil {
+		return fail(err)
+	}
+	copyXattrs(a.f, g)
+	if err := g.Chmod(old.Mode().Perm()); err != nil {
+		return fail(err)
+	}
+	if a.s.fsync {
+		if err := fdatasync(g); err != nil {
+			return fail(err)
+		}
+	}
+	if !a.opt.ModTime.IsZero() {
+		if err := setFileTimes(g, a.opt.ModTime); err != nil {
+			return fail(err)
+		}
+	}
+	fi, err := g.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if a.hash != nil && !storeSums(g, sumsKey(fi), sums) {
+		a.s.sh.sums.put(sumsKey(fi), sums)
+	}
+	a.f.Close()
+	a.f, a.tmp, a.unnamed = g, tmp, false
+	return fi, nil
+}
 
 // committed finishes a commit once the file has its name.
 func (a *AtomicFile) committed(fi fs.FileInfo, sums Sums, created bool) (CreateResult, error) {

@@ -52,6 +52,11 @@ func openTmpfile(dir *os.File, perm fs.FileMode) (*os.File, error) {
 // linkTmpfile gives the unnamed file f the name name in dir; it fails with
 // fs.ErrExist when the name is taken.
 func linkTmpfile(f, dir *os.File, name string) error {
+	if testHookLink != nil {
+		if err := testHookLink(); err != nil {
+			return err
+		}
+	}
 	var lerr error
 	err := control(f, "link", func(fd int) error {
 		return control(dir, "link", func(dfd int) error {
@@ -80,6 +85,10 @@ func linkTmpfile(f, dir *os.File, name string) error {
 	}
 	return nil
 }
+
+// testHookLink, when set by a test, can refuse a link (as a file system
+// without linkat of unnamed files does).
+var testHookLink func() error
 
 // noEmptyPathLink is set once linkat(AT_EMPTY_PATH) has been refused.
 var noEmptyPathLink atomic.Bool

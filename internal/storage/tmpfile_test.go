@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -218,4 +219,51 @@ func TestPreconditionRecheckedWhenLinkFinds(t *testing.T) {
 	// Without a precondition the late name is replaced, as any PUT does.
 	_, err = s.Create(context.Background(), "race2", strings.NewReader("mine"), CreateOptions{ExpectedSize: -1})
 	must(t, err)
+}
+
+// A file system that makes unnamed files but will not link them (a mount
+// inside the root) must not lose the upload at commit: the bytes are copied
+// to a named temporary file, with the mode, properties, times and
+// checksums an upload keeps.
+func TestLinkRefusedFallsBackToCopy(t *testing.T) {
+	s, dir := newStore(t)
+	if !s.sh.tmpfile {
+		t.Fatal("no unnamed files on the test directory")
+	}
+	testHookLink = func() error { return &os.LinkError{Op: "link", Err: syscall.EOPNOTSUPP} }
+	defer func() { testHookLink = nil }()
+	ctx := context.Background()
+	mt := time.Date(2022, 5, 6, 7, 8, 9, 0, time.UTC)
+	verified := false
+	for _, name := range []string{"new", "sub/new"} {
+		must(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+		res, err := s.Create(ctx, name, strings.NewReader("fresh"), CreateOptions{ExpectedSize: -1, ModTime: mt,
+			Verify: func(Sums) error { verified = true; return nil }})
+		if err != nil || !res.Created || !verified {
+			t.Fatalf("%s: create with links refused: %+v, %v", name, res, err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, name))
+		must(t, err)
+		if readFile(t, filepath.Join(dir, name)) != "fresh" || !fi.ModTime().Equal(mt) || ETag(fi) != ETag(res.Info) {
+			t.Fatalf("%s: content %q, mtime %v, ETag %s (result %s)", name, readFile(t, filepath.Join(dir, name)), fi.ModTime(), ETag(fi), ETag(res.Info))
+		}
+		// A replace keeps the mode and the dead properties.
+		must(t, os.Chmod(filepath.Join(dir, name), 0o640))
+		color := PropName{Space: "urn:x", Local: "color"}
+		must(t, s.PatchProps(ctx, name, func(p Props) error { p[color] = "blue"; return nil }))
+		res, err = s.Create(ctx, name, strings.NewReader("again"), CreateOptions{ExpectedSize: -1})
+		if err != nil || res.Created {
+			t.Fatalf("%s: replace with links refused: %+v, %v", name, res, err)
+		}
+		fi, err = os.Stat(filepath.Join(dir, name))
+		must(t, err)
+		props, err := s.Props(name)
+		must(t, err)
+		if readFile(t, filepath.Join(dir, name)) != "again" || fi.Mode().Perm() != 0o640 || props[color] != "blue" {
+			t.Fatalf("%s: after replace %q %v %v", name, readFile(t, filepath.Join(dir, name)), fi.Mode(), props)
+		}
+	}
+	if tmp := tempFiles(t, dir); len(tmp) != 0 {
+		t.Fatalf("temporary files left: %v", tmp)
+	}
 }
