@@ -325,33 +325,32 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 			testHookBeforeLink()
 		}
 		err := linkTmpfile(a.f, a.dir.f, a.base)
-		if err == nil {
+		switch {
+		case err == nil:
 			return a.committed(fi, sums, true)
-		}
-		if !errors.Is(err, fs.ErrExist) {
+		case errors.Is(err, fs.ErrExist):
+			created = false
+			// What appeared is judged as if it had been there at the
+			// Stat: If-None-Match: * must refuse it, not replace it.
+			if a.opt.Check != nil {
+				now, serr := a.statTarget()
+				if serr != nil {
+					now = nil
+				}
+				if err := a.opt.Check(now); err != nil {
+					a.Abort()
+					return CreateResult{}, err
+				}
+			}
+		default:
+			// The file system will not link it: the file becomes a named
+			// one, committed below as any named upload is.
 			named, cerr := a.nameByCopy(sums)
 			if cerr != nil {
 				a.Abort()
 				return CreateResult{}, wrap("create", a.name, err)
 			}
 			fi = named
-			if _, err := a.dir.lstat(a.base); err == nil {
-				created = false // the refused link did not say whether the name was taken
-			}
-			goto rename
-		}
-		created = false
-		// What appeared is judged as if it had been there at the Stat:
-		// If-None-Match: * must refuse it, not replace it.
-		if a.opt.Check != nil {
-			now, serr := a.statTarget()
-			if serr != nil {
-				now = nil
-			}
-			if err := a.opt.Check(now); err != nil {
-				a.Abort()
-				return CreateResult{}, err
-			}
 		}
 	}
 	if a.unnamed {
@@ -375,10 +374,9 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		}
 	} else if cur == nil {
 		if _, err := a.dir.lstat(a.base); err == nil {
-			created = false // a dangling symbolic link is replaced, not created
+			created = false // a dangling symbolic link (or a name taken meanwhile) is replaced, not created
 		}
 	}
-rename:
 	if err := a.dir.rename(a.tmp, a.base); err != nil {
 		a.Abort()
 		return CreateResult{}, wrap("create", a.name, err)
