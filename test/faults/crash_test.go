@@ -239,16 +239,16 @@ func (w *crashWriter) check(b []byte) string {
 	if w.kind == "append" {
 		rest, ok := bytes.CutPrefix(b, w.old)
 		if !ok {
-			return "old content lost: " + describe(b)
+			return "old content lost: " + testutil.Describe(b)
 		}
 		if len(rest)%crashBlock != 0 {
-			return fmt.Sprintf("partial append: %d bytes after the old content, not a multiple of %d: %s", len(rest), crashBlock, describe(rest))
+			return fmt.Sprintf("partial append: %d bytes after the old content, not a multiple of %d: %s", len(rest), crashBlock, testutil.Describe(rest))
 		}
 		n := len(rest) / crashBlock
 		for j := range n {
 			blk := rest[j*crashBlock : (j+1)*crashBlock]
-			if !uniform(blk) || blk[0] != appendByte(j) {
-				return fmt.Sprintf("block %d is torn or out of order: %s", j, describe(blk))
+			if !testutil.Uniform(blk) || blk[0] != appendByte(j) {
+				return fmt.Sprintf("block %d is torn or out of order: %s", j, testutil.Describe(blk))
 			}
 		}
 		if n < w.acked {
@@ -265,8 +265,8 @@ func (w *crashWriter) check(b []byte) string {
 		}
 		return ""
 	}
-	if len(b) != crashNewSize || !uniform(b) {
-		return "neither the old nor a complete new content: " + describe(b)
+	if len(b) != crashNewSize || !testutil.Uniform(b) {
+		return "neither the old nor a complete new content: " + testutil.Describe(b)
 	}
 	k := int(b[0] - 'a')
 	if k < w.lastAck || k >= w.started {

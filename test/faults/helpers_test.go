@@ -6,7 +6,6 @@
 package faults
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -135,26 +134,6 @@ func (r *endless) Read(p []byte) (int, error) {
 		p[i] = r.fill
 	}
 	return k, nil
-}
-
-// uniform reports whether b is non-empty and every byte equals b[0].
-func uniform(b []byte) bool {
-	return len(b) > 0 && bytes.Count(b, b[:1]) == len(b)
-}
-
-// describe summarises a file's content for a failure message: its size and
-// runs of equal bytes (at most a few).
-func describe(b []byte) string {
-	var runs []string
-	for i := 0; i < len(b) && len(runs) < 8; {
-		j := i
-		for j < len(b) && b[j] == b[i] {
-			j++
-		}
-		runs = append(runs, fmt.Sprintf("%q×%d", b[i], j-i))
-		i = j
-	}
-	return fmt.Sprintf("%d bytes: %s", len(b), strings.Join(runs, " "))
 }
 
 // treeState is what a directory tree looks like: every entry's relative

@@ -76,7 +76,7 @@ func TestSIGTERMDrainsUploads(t *testing.T) {
 			t.Errorf("%s %s during shutdown = %d %v, want %v", u.method, u.path, codes[i], errs[i], u.codes)
 		}
 		if b, err := os.ReadFile(filepath.Join(root, u.file)); !bytes.Equal(b, u.want) {
-			t.Errorf("%s after a drained shutdown: %s (%v), want %d bytes", u.file, describe(b), err, len(u.want))
+			t.Errorf("%s after a drained shutdown: %s (%v), want %d bytes", u.file, testutil.Describe(b), err, len(u.want))
 		}
 	}
 	if tf := tempFiles(root); len(tf) > 0 {
