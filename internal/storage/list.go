@@ -64,17 +64,25 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 	defer close(stop)
 	wg.Go(func() {
 		defer close(batches)
+		bp := direntBufs.Get().(*[]byte)
+		defer direntBufs.Put(bp)
 		for {
 			if ctx.Err() != nil {
 				return // the caller sees the cancellation itself
 			}
-			names, err := d.Readdirnames(readDirBatch)
+			var names []string
+			var eof bool
+			err := control(d, "getdents64", func(fd int) error {
+				var err error
+				names, eof, err = readNames(fd, *bp, readDirBatch)
+				return err
+			})
 			b := batch{entries: s.statBatch(d, clean, names), err: err}
 			switch {
-			case err == nil && len(names) == 0:
-				b.err = io.EOF
-			case err != nil && !errors.Is(err, io.EOF):
+			case err != nil:
 				b.err = wrap("readdir", clean, err)
+			case eof:
+				b.err = io.EOF
 			}
 			select {
 			case batches <- b:
@@ -110,8 +118,8 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 }
 
 // statBatch describes the names read from the directory d (clean), with
-// one fstatat(2) each relative to d: no path walk, and no *os.File
-// machinery per entry.
+// one fstatat(2) each relative to d: no path walk, no *os.File machinery
+// and no allocation per entry.
 func (s *Store) statBatch(d *os.File, clean string, names []string) []Entry {
 	out := make([]Entry, 0, len(names))
 	infos := make([]statInfo, len(names)) // one allocation for the batch
@@ -122,7 +130,7 @@ func (s *Store) statBatch(d *os.File, clean string, names []string) []Entry {
 			}
 			info := &infos[i]
 			info.name = n
-			if err := fstatat(fd, n, &info.st); err != nil {
+			if err := fstatatNUL(fd, n, &info.st); err != nil {
 				continue // removed while we listed
 			}
 			var fi fs.FileInfo = info

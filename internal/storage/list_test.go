@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The FileInfo a listing builds from its own fstatat is the one os.Lstat
@@ -125,4 +126,77 @@ func TestReadDirCancelThenFail(t *testing.T) {
 		}
 		cancel()
 	}
+}
+
+// readNames returns every name once across its batches, each followed in
+// memory by the NUL that lets fstatatNUL pass it without a copy, and the
+// names stay intact while the getdents buffer is reused for later batches.
+func TestReadNamesBatches(t *testing.T) {
+	dir := t.TempDir()
+	want := map[string]bool{}
+	for l := 1; l <= 255; l++ { // every length up to NAME_MAX
+		name := []byte(fmt.Sprintf("%03d", l))
+		for len(name) < l {
+			name = append(name, "aé-\x01 "[len(name)%6])
+		}
+		want[string(name[:l])] = true
+	}
+	for name := range want {
+		must(t, os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644))
+	}
+	d, err := os.Open(dir)
+	must(t, err)
+	defer d.Close()
+	buf := make([]byte, direntBufSize)
+	var all []string
+	for batches := 0; ; batches++ {
+		if batches > len(want) {
+			t.Fatal("readNames never reported the end of the directory")
+		}
+		var names []string
+		var eof bool
+		must(t, control(d, "getdents64", func(fd int) error {
+			var err error
+			names, eof, err = readNames(fd, buf, 20)
+			return err
+		}))
+		if !eof && len(names) < 20 {
+			t.Fatalf("a batch of %d names before the end, want at least 20", len(names))
+		}
+		all = append(all, names...)
+		if eof {
+			if batches < 3 {
+				t.Fatalf("%d batches for %d names of up to 255 bytes in an %d-byte buffer", batches+1, len(want), len(buf))
+			}
+			break
+		}
+	}
+	if len(all) != len(want) {
+		t.Fatalf("%d names, want %d", len(all), len(want))
+	}
+	for _, name := range all {
+		if !want[name] {
+			t.Fatalf("name %q was not created (or was overwritten by a later batch)", name)
+		}
+		delete(want, name)
+		if nul := unsafe.Add(unsafe.Pointer(unsafe.StringData(name)), len(name)); *(*byte)(nul) != 0 {
+			t.Fatalf("name %q is not followed by a NUL", name)
+		}
+		var got statInfo
+		must(t, control(d, "fstatat", func(fd int) error { return fstatatNUL(fd, name, &got.st) }))
+		if got.Size() != int64(len(name)) {
+			t.Fatalf("fstatatNUL(%q): size %d, want %d", name, got.Size(), len(name))
+		}
+	}
+
+	empty, err := os.Open(t.TempDir())
+	must(t, err)
+	defer empty.Close()
+	must(t, control(empty, "getdents64", func(fd int) error {
+		names, eof, err := readNames(fd, buf, 20)
+		if len(names) != 0 || !eof || err != nil {
+			t.Fatalf("empty directory: %q, eof %v, %v", names, eof, err)
+		}
+		return nil
+	}))
 }

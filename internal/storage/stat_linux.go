@@ -65,6 +65,26 @@ func fstatat(dirfd int, name string, st *syscall.Stat_t) error {
 	}
 }
 
+// fstatatNUL is fstatat for a name followed in memory by a NUL byte (the
+// names readNames returns): the kernel reads it where it is, where
+// fstatat would copy it into a new NUL-terminated buffer first.
+func fstatatNUL(dirfd int, name string, st *syscall.Stat_t) error {
+	if sysFstatat == 0 || name == "" {
+		return fstatat(dirfd, name, st)
+	}
+	for {
+		_, _, e := syscall.Syscall6(sysFstatat, uintptr(dirfd), uintptr(unsafe.Pointer(unsafe.StringData(name))),
+			uintptr(unsafe.Pointer(st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
+		switch e {
+		case 0:
+			return nil
+		case syscall.EINTR:
+			continue
+		}
+		return e
+	}
+}
+
 // Compile-time: the two Stat_t types have one size.
 var (
 	_ [unsafe.Sizeof(unix.Stat_t{}) - unsafe.Sizeof(syscall.Stat_t{})]byte
