@@ -167,19 +167,31 @@ type propWriter struct {
 
 	// The last date formatted: files written together share their second.
 	dateSec int64
-	date    string
+	date    []byte
+	dateBuf [32]byte
 	href    []byte // the href being written
+
+	// The last content type looked up, by extension: the files of a
+	// directory mostly share one.
+	ctExt, ct string
+}
+
+// contentType is the escaped getcontenttype of a file name.
+func (pw *propWriter) contentType(name string) string {
+	ext := path.Ext(name)
+	if pw.ct == "" || ext != pw.ctExt {
+		pw.ctExt, pw.ct = ext, escape(storage.ContentType(name))
+	}
+	return pw.ct
 }
 
 // httpDate formats t as an HTTP date (RFC 9110 IMF-fixdate), by hand:
 // time.Format parses its layout on every call, 6% of a large listing.
-func (pw *propWriter) httpDate(t time.Time) string {
-	sec := t.Unix()
-	if pw.date != "" && sec == pw.dateSec {
-		return pw.date
+// The bytes are valid until the next call.
+func (pw *propWriter) httpDate(t time.Time) []byte {
+	if sec := t.Unix(); pw.date == nil || sec != pw.dateSec {
+		pw.dateSec, pw.date = sec, appendHTTPDate(pw.dateBuf[:0], t)
 	}
-	var buf [29]byte
-	pw.dateSec, pw.date = sec, string(appendHTTPDate(buf[:0], t))
 	return pw.date
 }
 
@@ -208,14 +220,23 @@ func appendHTTPDate(b []byte, t time.Time) []byte {
 	return append(b, " GMT"...)
 }
 
+// walk writes the responses of dir's members (and theirs, if deep). A
+// member's href is dir's escaped href followed by its escaped name, and its
+// clean path is only joined when a property or the recursion needs it.
 func (pw *propWriter) walk(ms *multistatus, dir string, deep bool) error {
+	dirHref := pw.h.appendHref(nil, dir, true)
 	return pw.h.store.ReadDir(pw.ctx, dir, func(e storage.Entry) error {
-		name := joinClean(dir, e.Name)
-		if err := pw.write(ms, name, e.Info); err != nil {
+		isDir := e.Info.IsDir()
+		pw.href = appendEscapedPath(append(pw.href[:0], dirHref...), e.Name)
+		if isDir {
+			pw.href = append(pw.href, '/')
+		}
+		rc := resource{pw: pw, parent: dir, base: e.Name, fi: e.Info}
+		if err := pw.writeResponse(ms.beginBytes(pw.href), ms, &rc); err != nil {
 			return err
 		}
 		if deep && e.IsDir {
-			return pw.walk(ms, name, true)
+			return pw.walk(ms, rc.path(), true)
 		}
 		return nil
 	})
@@ -232,17 +253,17 @@ func joinClean(dir, base string) string {
 // every entry of the listing.
 func (pw *propWriter) write(ms *multistatus, clean string, fi fs.FileInfo) error {
 	pw.href = pw.h.appendHref(pw.href[:0], clean, fi.IsDir())
-	return pw.writeResponse(ms.beginBytes(pw.href), ms, clean, fi)
+	return pw.writeResponse(ms.beginBytes(pw.href), ms, &resource{pw: pw, clean: clean, fi: fi})
 }
 
 // writeAs writes the <response> of clean under the given href.
 func (pw *propWriter) writeAs(ms *multistatus, href, clean string, fi fs.FileInfo) error {
-	return pw.writeResponse(ms.begin(href), ms, clean, fi)
+	return pw.writeResponse(ms.begin(href), ms, &resource{pw: pw, clean: clean, fi: fi})
 }
 
-// writeResponse writes the properties of a <response> begun in b.
-func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, clean string, fi fs.FileInfo) error {
-	rc := &resource{pw: pw, clean: clean, fi: fi}
+// writeResponse writes the properties of rc in a <response> begun in b.
+func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, rc *resource) error {
+	fi := rc.fi
 	switch {
 	case pw.pf.propname:
 		names := pw.liveNames(fi)
@@ -275,6 +296,19 @@ func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, clean stri
 		for i, n := range names {
 			if i > 0 && slices.Contains(names[:i], n) {
 				continue // named twice
+			}
+			if has, known := rc.fromStat(n); known {
+				// The properties every listing asks for, written in place.
+				if !has {
+					missing = append(missing, n)
+					continue
+				}
+				if !open {
+					b.WriteString("<D:propstat><D:prop>")
+					open = true
+				}
+				rc.writeFromStat(b, n)
+				continue
 			}
 			v, ok, err := rc.value(n)
 			if err != nil {
@@ -322,15 +356,68 @@ func (pw *propWriter) liveNames(fi fs.FileInfo) []xml.Name {
 // resource computes the property values of one resource, reading dead
 // properties and checksums only if asked for.
 type resource struct {
-	pw    *propWriter
-	clean string
-	fi    fs.FileInfo
-	dead  storage.Props
+	pw *propWriter
+	// clean is the resource's clean path; when empty, it is
+	// joinClean(parent, base), joined on first use by path.
+	clean, parent, base string
+	fi                  fs.FileInfo
+	dead                storage.Props
+}
+
+func (rc *resource) path() string {
+	if rc.clean == "" {
+		rc.clean = joinClean(rc.parent, rc.base)
+	}
+	return rc.clean
+}
+
+// fromStat reports whether n is a property computed from the stat alone
+// (known), and if so whether the resource has it.
+func (rc *resource) fromStat(n xml.Name) (has, known bool) {
+	if n.Space != nsDAV {
+		return false, false
+	}
+	switch n {
+	case pResourceType, pETag, pLastModified:
+		return true, true
+	case pContentLength, pContentType:
+		return !rc.fi.IsDir(), true
+	}
+	return false, false
+}
+
+// writeFromStat writes property n, one fromStat knows and the resource
+// has, appending its value to b without a string in between. The output
+// is what writeProp makes of value's answer.
+func (rc *resource) writeFromStat(b *bytes.Buffer, n xml.Name) {
+	fi := rc.fi
+	if n == pResourceType && !fi.IsDir() {
+		b.WriteString("<D:resourcetype/>")
+		return
+	}
+	b.WriteString("<D:")
+	b.WriteString(n.Local)
+	b.WriteByte('>')
+	switch n {
+	case pResourceType:
+		b.WriteString("<D:collection/>")
+	case pContentLength:
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), fi.Size(), 10))
+	case pContentType:
+		b.WriteString(rc.pw.contentType(fi.Name()))
+	case pETag:
+		b.Write(storage.AppendETag(b.AvailableBuffer(), fi)) // hex digits, '-' and '"': nothing to escape
+	case pLastModified:
+		b.Write(rc.pw.httpDate(fi.ModTime()))
+	}
+	b.WriteString("</D:")
+	b.WriteString(n.Local)
+	b.WriteByte('>')
 }
 
 func (rc *resource) deadProps() (storage.Props, error) {
 	if rc.dead == nil {
-		p, err := rc.pw.h.store.Props(rc.clean)
+		p, err := rc.pw.h.store.Props(rc.path())
 		if err != nil {
 			return nil, err
 		}
@@ -340,40 +427,23 @@ func (rc *resource) deadProps() (storage.Props, error) {
 }
 
 // value returns the XML value of property n, or false when the resource
-// has no such property.
+// has no such property. The properties fromStat knows never reach it.
 func (rc *resource) value(n xml.Name) (string, bool, error) {
 	fi, h := rc.fi, rc.pw.h
 	dir := fi.IsDir()
-	switch n {
-	case pResourceType:
-		if dir {
-			return "<D:collection/>", true, nil
-		}
-		return "", true, nil
+	switch n { // resourcetype, getcontentlength, getcontenttype, getetag and getlastmodified: fromStat
 	case pDisplayName:
-		if rc.clean == "." {
+		if rc.path() == "." {
 			return "", true, nil
 		}
-		return escape(path.Base(rc.clean)), true, nil
-	case pContentLength:
-		if dir {
-			return "", false, nil
-		}
-		return strconv.FormatInt(fi.Size(), 10), true, nil
-	case pContentType:
-		if dir {
-			return "", false, nil
-		}
-		return escape(storage.ContentType(fi.Name())), true, nil
-	case pETag:
-		return escape(storage.ETag(fi)), true, nil
-	case pLastModified, pWin32Modified:
-		return rc.pw.httpDate(fi.ModTime()), true, nil
+		return escape(path.Base(rc.path())), true, nil
+	case pWin32Modified:
+		return string(rc.pw.httpDate(fi.ModTime())), true, nil
 	case pCreationDate:
 		// RFC 4918 §15.1: an RFC 3339 date-time. Finder shows it as the
 		// creation date; where the file system keeps no birth time the
 		// property is absent rather than made up from another time.
-		t, ok := h.store.Birth(rc.clean)
+		t, ok := h.store.Birth(rc.path())
 		if !ok {
 			return "", false, nil
 		}
@@ -381,7 +451,7 @@ func (rc *resource) value(n xml.Name) (string, bool, error) {
 	case pSupportedLock:
 		return supportedLock, true, nil
 	case pLockDiscovery:
-		return h.lockDiscovery(lockName(rc.clean)), true, nil
+		return h.lockDiscovery(lockName(rc.path())), true, nil
 	case pQuotaAvailable, pQuotaUsed:
 		if rc.pw.usage == nil {
 			avail, used, err := h.store.Usage()
@@ -398,7 +468,7 @@ func (rc *resource) value(n xml.Name) (string, bool, error) {
 		if dir {
 			return "", false, nil
 		}
-		sums, err := h.store.Checksums(rc.pw.ctx, rc.clean)
+		sums, err := h.store.Checksums(rc.pw.ctx, rc.path())
 		if err != nil {
 			return "", false, nil
 		}

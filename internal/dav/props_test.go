@@ -370,7 +370,7 @@ func TestAppendHTTPDate(t *testing.T) {
 			if got := string(appendHTTPDate(nil, tz)); got != want {
 				t.Fatalf("appendHTTPDate(%v) = %q, want %q", tz, got, want)
 			}
-			if got := pw.httpDate(tz); got != want {
+			if got := string(pw.httpDate(tz)); got != want {
 				t.Fatalf("httpDate(%v) = %q, want %q", tz, got, want)
 			}
 		}

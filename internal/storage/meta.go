@@ -13,15 +13,19 @@ import (
 // nanosecond and size. A weak or second-granular tag would let davfs2's
 // If-Match pass over a second write within one second.
 func ETag(fi fs.FileInfo) string {
-	b := make([]byte, 0, 48)
+	return string(AppendETag(make([]byte, 0, 48), fi))
+}
+
+// AppendETag appends the ETag of fi to b: a listing writes it straight
+// into its buffer.
+func AppendETag(b []byte, fi fs.FileInfo) []byte {
 	b = append(b, '"')
 	b = strconv.AppendUint(b, inode(fi), 16)
 	b = append(b, '-')
 	b = strconv.AppendInt(b, fi.ModTime().UnixNano(), 16)
 	b = append(b, '-')
 	b = strconv.AppendInt(b, fi.Size(), 16)
-	b = append(b, '"')
-	return string(b)
+	return append(b, '"')
 }
 
 // ContentType is the media type of a file, decided from its name alone:
