@@ -143,9 +143,11 @@ func (h *Handler) parse(r *http.Request) (rt route, health bool, err error) {
 	return rt, false, nil
 }
 
+// isFile: raw names something that is not a directory (a FIFO too, so
+// that its /wc is refused as such instead of read as a path below it).
 func (h *Handler) isFile(raw string) bool {
 	fi, ok := h.statRaw(raw)
-	return ok && fi.Mode().IsRegular()
+	return ok && !fi.IsDir()
 }
 
 func (h *Handler) exists(raw string) bool {

@@ -32,6 +32,7 @@ var mapping = []struct {
 	{storage.ErrPermission, http.StatusForbidden, "permission denied"},
 	{storage.ErrExists, http.StatusConflict, "destination already exists"},
 	{storage.ErrIsDir, http.StatusConflict, "is a directory"},
+	{storage.ErrNotRegular, http.StatusForbidden, "not a regular file"},
 	{storage.ErrNotDir, http.StatusConflict, "a parent is not a directory"},
 	{storage.ErrNotEmpty, http.StatusConflict, "directory not empty"},
 	{storage.ErrIntoItself, http.StatusConflict, "source and destination overlap"},

@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -328,5 +330,64 @@ func TestPropfindServerRoot(t *testing.T) {
 	resp, body = e.do("PROPFIND", "/", "", "Depth", "0")
 	if resp.StatusCode != 207 || strings.Count(body, "<D:response>") != 1 {
 		t.Errorf("PROPFIND / Depth 0 = %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// A FIFO in the volume (left by another pod, or made on purpose) is
+// neither a file nor a collection: every request that would read or write
+// it gets a prompt 4xx, where an open(2) without O_NONBLOCK waited for a
+// writer forever, holding an OS thread per request.
+func TestSpecialFilesRefusedPromptly(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, dir)
+	// Were a request stuck opening the FIFO, this frees it before the
+	// server's Close waits for it (cleanups run last-registered first).
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			f.Close()
+		}
+	})
+	c := &http.Client{Timeout: 10 * time.Second} // a hang detector, not a speed limit
+	for _, tc := range []struct {
+		method, path, body string
+		hdr                []string
+		status             int
+	}{
+		{"GET", "/file/pipe", "", nil, 403},
+		{"HEAD", "/file/pipe", "", nil, 403},
+		{"GET", "/file/pipe/wc", "", nil, 403},
+		{"PUT", "/file/pipe", "more", nil, 403},
+		{"GET", "/dav/pipe", "", nil, 403},
+		{"HEAD", "/dav/pipe", "", nil, 403},
+		{"COPY", "/dav/pipe", "", []string{"Destination", "/dav/copy"}, 403},
+		{"PROPFIND", "/dav/pipe", `<propfind xmlns="DAV:" xmlns:oc="http://owncloud.org/ns"><prop><oc:checksums/></prop></propfind>`, []string{"Depth", "0"}, 207},
+	} {
+		req, _ := http.NewRequest(tc.method, e.srv.URL+tc.path, strings.NewReader(tc.body))
+		for i := 0; i+1 < len(tc.hdr); i += 2 {
+			req.Header.Set(tc.hdr[i], tc.hdr[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Errorf("%s %s: %v (the server is stuck on the FIFO)", tc.method, tc.path, err)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s = %d %q, want %d", tc.method, tc.path, resp.StatusCode, body, tc.status)
+		}
+		if tc.status == 403 && tc.method != "HEAD" && string(body) != "not a regular file\n" {
+			t.Errorf("%s %s: body %q", tc.method, tc.path, body)
+		}
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO was replaced or removed: %v %v", fi, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "copy")); !os.IsNotExist(err) {
+		t.Fatalf("COPY of a FIFO made something: %v", err)
 	}
 }

@@ -51,7 +51,7 @@ func (s *Store) Append(ctx context.Context, name string, src io.Reader) (AppendR
 // lockForAppend opens name and takes both locks. It returns a nil file when
 // the name no longer refers to the file that was locked.
 func (s *Store) lockForAppend(ctx context.Context, name string) (*os.File, func(), error) {
-	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := s.openNB(name, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return nil, nil, wrap("append", name, err)
 	}
@@ -62,7 +62,7 @@ func (s *Store) lockForAppend(ctx context.Context, name string) (*os.File, func(
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, pathErr("append", name, ErrIsDir)
+		return nil, nil, pathErr("append", name, ErrNotRegular)
 	}
 	unlock, err := s.sh.appends.lock(ctx, fileID(fi))
 	if err != nil {

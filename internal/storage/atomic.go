@@ -266,7 +266,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		old, err := a.dir.open(a.base, os.O_RDONLY|unix.O_NONBLOCK, 0)
 		if err != nil {
 			// A symbolic link: its target's, inside the root.
-			old, err = a.s.root.OpenFile(a.name, os.O_RDONLY|unix.O_NONBLOCK, 0)
+			old, err = a.s.openNB(a.name, os.O_RDONLY, 0)
 		}
 		if err == nil {
 			copyXattrs(old, a.f)

@@ -65,7 +65,7 @@ func (s *Store) Checksums(ctx context.Context, name string) (Sums, error) {
 		return Sums{}, err
 	}
 	defer f.Close()
-	if !fi.Mode().IsRegular() {
+	if fi.IsDir() {
 		return Sums{}, pathErr("checksum", name, ErrIsDir)
 	}
 	key := sumsKey(fi)

@@ -46,6 +46,9 @@ func (s *Store) Copy(ctx context.Context, from, to string, opt CopyOptions) (rep
 	if err != nil {
 		return false, wrap("copy", src, err)
 	}
+	if !sfi.Mode().IsRegular() && !sfi.IsDir() {
+		return false, pathErr("copy", src, ErrNotRegular) // as in a directory's copy, where they are skipped
+	}
 	dfi, err := s.root.Lstat(dst)
 	exists := err == nil
 	if exists && !opt.Overwrite {
@@ -68,7 +71,7 @@ func (s *Store) Copy(ctx context.Context, from, to string, opt CopyOptions) (rep
 		if err := s.root.Mkdir(tmp, sfi.Mode().Perm()); err != nil {
 			return false, wrap("copy", dst, err)
 		}
-		holder, err = s.root.Open(tmp)
+		holder, err = s.openNB(tmp, os.O_RDONLY, 0)
 		if err == nil {
 			err = lockFile(holder, false)
 		}
@@ -118,12 +121,12 @@ func (s *Store) copyFile(ctx context.Context, src, dst string, sfi fs.FileInfo) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	in, err := s.root.Open(src)
+	in, err := s.openNB(src, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Close()
-	out, err := s.root.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, sfi.Mode().Perm())
+	out, err := s.openNB(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, sfi.Mode().Perm())
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +199,7 @@ func (s *Store) copyDir(ctx context.Context, src, dst string, depth int) error {
 // system reports it (symbolic links not followed), skipping temporary
 // files, one batch in memory at a time.
 func (s *Store) ReadDirRaw(ctx context.Context, name string, fn func(fs.DirEntry) error) error {
-	d, err := s.root.Open(name)
+	d, err := s.openNB(name, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func (s *Store) openDirHandle(dir string) (dirHandle, error) {
 		f, err := s.rootFile()
 		return dirHandle{f: f}, err
 	}
-	f, err := s.root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	f, err := s.openNB(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		return dirHandle{}, err
 	}

@@ -30,6 +30,7 @@ var (
 	ErrTooLarge    = errors.New("body larger than its announced length")
 	ErrIntoItself  = errors.New("source and destination overlap")
 	ErrNameTooLong = errors.New("name too long")
+	ErrNotRegular  = errors.New("not a regular file")
 )
 
 // pathErr builds the error shape this package returns: the root-relative name
@@ -76,6 +77,10 @@ func classify(err error) error {
 			return ErrInvalidName
 		case syscall.ELOOP:
 			return ErrOutsideRoot
+		case syscall.ENXIO:
+			// Opening a FIFO for writing with no reader, a socket, or a
+			// device without a driver: all special files.
+			return ErrNotRegular
 		}
 		return errno
 	}

@@ -41,7 +41,7 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 	if err != nil {
 		return err
 	}
-	d, err := s.root.Open(clean)
+	d, err := s.openNB(clean, os.O_RDONLY, 0)
 	if err != nil {
 		return wrap("readdir", clean, err)
 	}

@@ -169,6 +169,37 @@ func TestSweepTemp(t *testing.T) {
 	}
 }
 
+// A FIFO under a temporary name (nothing davnas makes, but anything with
+// the volume mounted can) neither stops the start-up sweep, whose open(2)
+// of it waited for a writer forever, nor survives it once stale.
+func TestSweepFIFO(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	must(t, err)
+	defer s.Close()
+	fifo := filepath.Join(dir, tempPrefix+"fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	old := time.Now().Add(-time.Hour)
+	must(t, os.Chtimes(fifo, old, old))
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.SweepTemp(context.Background())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(10 * time.Second): // a hang detector, not a speed limit
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			f.Close() // frees the sweep
+		}
+		t.Fatal("the sweep is stuck opening a FIFO")
+	}
+	if _, err := os.Lstat(fifo); !os.IsNotExist(err) {
+		t.Fatalf("the stale FIFO was kept: %v", err)
+	}
+}
+
 // The sweep allocates for what it acts on, not per entry: at every start it
 // walks the whole volume, and garbage per file raised the process's peak
 // memory with the number of files.

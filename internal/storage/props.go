@@ -163,7 +163,7 @@ func (s *Store) writeProps(clean string, p Props) error {
 // writeSmallFile replaces name with data atomically.
 func (s *Store) writeSmallFile(name string, data []byte) error {
 	tmp := joinName(parent(name), tempPrefix+randomSuffix())
-	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := s.openNB(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
@@ -184,10 +184,9 @@ func (s *Store) writeSmallFile(name string, data []byte) error {
 	return s.syncDir(parent(name))
 }
 
-// openMeta opens a file or directory only to reach its metadata. O_NONBLOCK
-// keeps a FIFO from blocking the open.
+// openMeta opens a file or directory only to reach its metadata.
 func (s *Store) openMeta(clean string) (*os.File, error) {
-	return s.root.OpenFile(clean, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	return s.openNB(clean, os.O_RDONLY, 0)
 }
 
 // moveSidecar makes the sidecar properties follow a rename from → to (the

@@ -40,7 +40,7 @@ func (s *Store) sweepDir(ctx context.Context, dir string, depth int, c *sweepCou
 	if depth > maxCopyDepth {
 		return nil
 	}
-	d, err := s.root.Open(dir)
+	d, err := s.openNB(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return nil // unreadable or gone: nothing of ours can be swept there
 	}
@@ -92,7 +92,7 @@ const (
 )
 
 func (s *Store) removeIfStale(name string) sweepResult {
-	f, err := s.root.OpenFile(name, os.O_RDONLY, 0)
+	f, err := s.openNB(name, os.O_RDONLY, 0)
 	if err != nil {
 		return kept
 	}
