@@ -63,6 +63,23 @@ func BenchmarkCopyBufferSize(b *testing.B) {
 			}
 		})
 	}
+	// What copyBuffer does: reads gathered into writes of at least
+	// writeAtLeast bytes, in the 256 KiB buffer.
+	b.Run("256KiB-gathered", func(b *testing.B) {
+		dir := b.TempDir()
+		buf := make([]byte, copyBufSize)
+		b.SetBytes(n)
+		for b.Loop() {
+			f, err := os.Create(filepath.Join(dir, "f"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := gatherCopy(fileWriter{f}, loopbackBody(b, n), buf, writeAtLeast); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
 }
 
 func benchStore(b *testing.B) (*Store, string) {
