@@ -40,7 +40,7 @@ func (l *recordingListener) Accept() (net.Conn, error) {
 func TestDownloadCorked(t *testing.T) {
 	root := t.TempDir()
 	small := bytes.Repeat([]byte("0123456789abcdef"), 256) // 4 KiB
-	big := bytes.Repeat([]byte("davnas"), 200_000)          // 1.2 MB: several sendfile calls
+	big := bytes.Repeat([]byte("davnas"), 200_000)         // 1.2 MB: several sendfile calls
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
