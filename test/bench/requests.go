@@ -164,17 +164,25 @@ func (b *bench) put4k(order []*server) {
 
 var wrkRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
-// get4k: wrk, 2 threads, 32 connections.
+// get4k: wrk, 2 threads, 32 connections; and, as the limit of Go's HTTP
+// server, the discard server answering 4 KiB from memory.
 func (b *bench) get4k(readers []*server) {
 	if !b.have["wrk"] {
 		return
 	}
+	type target struct{ subject, url string }
+	var targets []target
 	for _, s := range readers {
 		subject := s.name + " GET"
 		if s.isDavnas() {
 			subject += " /file"
 		}
-		out, err := run("wrk", "-t2", "-c32", "-d"+b.cfg.wrkDur.String(), s.getURL("small.bin"))
+		targets = append(targets, target{subject, s.getURL("small.bin")})
+	}
+	targets = append(targets, target{"Go server, 4 KiB from memory (limit)", b.discardURL + "/small"})
+	for _, t := range targets {
+		subject := t.subject
+		out, err := run("wrk", "-t2", "-c32", "-d"+b.cfg.wrkDur.String(), t.url)
 		m := wrkRate.FindStringSubmatch(out)
 		if err == nil && m == nil {
 			err = fmt.Errorf("no Requests/sec in wrk's output: %s", out)
