@@ -33,6 +33,7 @@ var mapping = []struct {
 	{storage.ErrExists, http.StatusConflict, "destination already exists"},
 	{storage.ErrIsDir, http.StatusConflict, "is a directory"},
 	{storage.ErrNotRegular, http.StatusForbidden, "not a regular file"},
+	{storage.ErrBusy, http.StatusServiceUnavailable, "file is held by another program; try again"},
 	{storage.ErrNotDir, http.StatusConflict, "a parent is not a directory"},
 	{storage.ErrNotEmpty, http.StatusConflict, "directory not empty"},
 	{storage.ErrIntoItself, http.StatusConflict, "source and destination overlap"},

@@ -126,6 +126,10 @@ func (s *Store) copyFile(ctx context.Context, src, dst string, sfi fs.FileInfo) 
 		return nil, err
 	}
 	defer in.Close()
+	if ifi, err := in.Stat(); err != nil || !ifi.Mode().IsRegular() {
+		// Swapped for a FIFO since Copy's stat: reading one could wait forever.
+		return nil, pathErr("copy", src, ErrNotRegular)
+	}
 	out, err := s.openNB(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, sfi.Mode().Perm())
 	if err != nil {
 		return nil, err

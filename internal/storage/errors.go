@@ -31,6 +31,7 @@ var (
 	ErrIntoItself  = errors.New("source and destination overlap")
 	ErrNameTooLong = errors.New("name too long")
 	ErrNotRegular  = errors.New("not a regular file")
+	ErrBusy        = errors.New("file is held by another program")
 )
 
 // pathErr builds the error shape this package returns: the root-relative name
@@ -77,10 +78,8 @@ func classify(err error) error {
 			return ErrInvalidName
 		case syscall.ELOOP:
 			return ErrOutsideRoot
-		case syscall.ENXIO:
-			// Opening a FIFO for writing with no reader, a socket, or a
-			// device without a driver: all special files.
-			return ErrNotRegular
+		case syscall.EAGAIN:
+			return ErrBusy // an open that a lease still held off when its time was up
 		}
 		return errno
 	}
@@ -104,7 +103,8 @@ func classify(err error) error {
 
 var sentinels = []error{ErrChecksum, ErrNotFound, ErrExists, ErrPermission, ErrInvalidName,
 	ErrReserved, ErrOutsideRoot, ErrIsDir, ErrNotDir, ErrNotEmpty, ErrIsRoot,
-	ErrNoSpace, ErrReadOnly, ErrIncomplete, ErrTooLarge, ErrIntoItself, ErrNameTooLong}
+	ErrNoSpace, ErrReadOnly, ErrIncomplete, ErrTooLarge, ErrIntoItself, ErrNameTooLong,
+	ErrNotRegular, ErrBusy}
 
 // isRootEscape recognises os.Root's refusal of a name that would leave the
 // root (through "..", an absolute symlink or a symlink pointing outside). The

@@ -181,13 +181,15 @@ func (j *journal) replay(f *os.File) error {
 	if _, err := fmt.Sscanf(string(head), "davnas-append v2 %d %d %d %d", &dev, &ino, &birth, &size); err != nil {
 		return nil
 	}
-	target, err := j.s.sh.top.OpenFile(string(name), os.O_WRONLY, 0)
+	// Non-blocking: the name may be a FIFO by now, whose open for writing
+	// would wait for a reader and keep the server from starting.
+	target, err := openNonblock(j.s.sh.top, string(name), os.O_WRONLY, 0)
 	if err != nil {
-		return nil // gone, or replaced by a directory: nothing to roll back
+		return nil // gone, or replaced by a directory or a special file: nothing to roll back
 	}
 	defer target.Close()
 	fi, err := target.Stat()
-	if err != nil || fileID(fi) != (fileKey{dev: dev, ino: ino}) || birthNanos(target) != birth || fi.Size() <= size {
+	if err != nil || !fi.Mode().IsRegular() || fileID(fi) != (fileKey{dev: dev, ino: ino}) || birthNanos(target) != birth || fi.Size() <= size {
 		return nil
 	}
 	if err := target.Truncate(size); err != nil {

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // crashMidAppend leaves name as a process killed in the middle of an
@@ -80,5 +82,34 @@ func TestJournalRollsBackACrashedAppend(t *testing.T) {
 	}
 	if list, _ := s2.List(ctx, "."); len(list) != 4 {
 		t.Errorf("the journal shows in listings: %v", list)
+	}
+}
+
+// A file whose append a crash cut, replaced by a FIFO before the restart,
+// does not keep the store from opening: the replay's open for writing of
+// a FIFO waited for a reader forever.
+func TestJournalReplaySkipsFIFO(t *testing.T) {
+	s, dir := newStore(t)
+	p := filepath.Join(dir, "log")
+	must(t, os.WriteFile(p, []byte("line\n"), 0o644))
+	crashMidAppend(t, s, "log", "half")
+	must(t, os.Remove(p))
+	must(t, syscall.Mkfifo(p, 0o644))
+	done := make(chan error, 1)
+	go func() {
+		s2, err := Open(dir, Options{})
+		if err == nil {
+			s2.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(10 * time.Second): // a hang detector, not a speed limit
+		if f, err := os.OpenFile(p, os.O_RDWR, 0); err == nil {
+			f.Close() // frees the replay
+		}
+		t.Fatal("opening the store is stuck on a FIFO named in the journal")
 	}
 }

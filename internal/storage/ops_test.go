@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/davnas/davnas/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 func TestLines(t *testing.T) {
@@ -358,5 +361,49 @@ func TestMkdirAllThroughAFile(t *testing.T) {
 	}
 	if _, err := s.Create(context.Background(), "x/y/z", strings.NewReader("z"), CreateOptions{MakeParents: true, ExpectedSize: -1}); err != nil {
 		t.Errorf("Create with new parents = %v", err)
+	}
+}
+
+// A file under a kernel lease (Samba's oplocks, an NFS server's
+// delegations) makes a conflicting open wait until the lease is given up;
+// an O_NONBLOCK open fails at once with EWOULDBLOCK instead. Reads and
+// appends must wait for the lease, as a blocking open did.
+func TestOpenWaitsForLease(t *testing.T) {
+	s, dir := newStore(t)
+	p := filepath.Join(dir, "f")
+	must(t, os.WriteFile(p, []byte("x"), 0o644))
+	holder, err := os.OpenFile(p, os.O_RDWR, 0)
+	must(t, err)
+	defer holder.Close()
+	if _, err := unix.FcntlInt(holder.Fd(), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		testutil.Missing(t, "no write lease on %s: %v", dir, err)
+	}
+	// The holder gives the lease up shortly after the break begins.
+	release := func(f *os.File) {
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+		}()
+	}
+	release(holder)
+	f, _, err := s.Open("f")
+	if err != nil {
+		t.Fatalf("open of a leased file: %v", err)
+	}
+	f.Close()
+
+	reader, err := os.Open(p)
+	must(t, err)
+	defer reader.Close()
+	holder.Close()
+	if _, err := unix.FcntlInt(reader.Fd(), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
+		testutil.Missing(t, "no read lease on %s: %v", dir, err)
+	}
+	release(reader)
+	if _, err := s.Append(context.Background(), "f", strings.NewReader("y")); err != nil {
+		t.Fatalf("append to a file under a read lease: %v", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "xy" {
+		t.Fatalf("content %q, want %q", got, "xy")
 	}
 }

@@ -261,15 +261,52 @@ func (s *Store) Open(name string) (*os.File, fs.FileInfo, error) {
 	return f, fi, nil
 }
 
-// openNB opens name inside the root with O_NONBLOCK added. For regular
-// files and directories the flag changes nothing, but a FIFO or a device
-// opens at once instead of waiting for a peer (a request, or the start-up
-// sweep, would hang on a FIFO in the volume), and os.File skips the four
-// fcntl and epoll_ctl calls it otherwise spends on every open, trying to
-// make the descriptor pollable.
+// openNB opens name inside the root through openNonblock.
 func (s *Store) openNB(name string, flag int, perm fs.FileMode) (*os.File, error) {
-	return s.root.OpenFile(name, flag|unix.O_NONBLOCK, perm)
+	return openNonblock(s.root, name, flag, perm)
 }
+
+// openNonblock opens name in root with O_NONBLOCK added. For regular files
+// and directories the flag changes nothing, but a FIFO opens at once
+// instead of waiting for a peer (a request, or the start-up sweep, would
+// hang on a FIFO in the volume), and os.File skips the four fcntl calls it
+// otherwise spends on every open, making the descriptor non-blocking for
+// the poller and back.
+//
+// Two things the flag does change are put back:
+//   - A file under a lease (Samba's oplocks, an NFS server's delegations)
+//     fails a conflicting open with EWOULDBLOCK where a blocking open waits
+//     for the holder to let go. The kernel has begun the break all the
+//     same; the open is retried until the holder's time is up
+//     (/proc/sys/fs/lease-break-time), so it waits as long as a blocking
+//     open would, without ever blocking on a FIFO.
+//   - ENXIO (a FIFO opened for writing without a reader, a socket, a
+//     device without a driver) is ErrNotRegular.
+func openNonblock(root *os.Root, name string, flag int, perm fs.FileMode) (*os.File, error) {
+	f, err := root.OpenFile(name, flag|unix.O_NONBLOCK, perm)
+	if err != nil && errors.Is(err, unix.EWOULDBLOCK) {
+		deadline := time.Now().Add(leaseBreakTime() + time.Second)
+		for wait := time.Millisecond; err != nil && errors.Is(err, unix.EWOULDBLOCK) && time.Now().Before(deadline); wait = min(2*wait, 100*time.Millisecond) {
+			time.Sleep(wait)
+			f, err = root.OpenFile(name, flag|unix.O_NONBLOCK, perm)
+		}
+	}
+	if err != nil && errors.Is(err, unix.ENXIO) {
+		return nil, pathErr("open", name, ErrNotRegular)
+	}
+	return f, err
+}
+
+// leaseBreakTime is how long the kernel lets a lease holder take to let go.
+var leaseBreakTime = sync.OnceValue(func() time.Duration {
+	if b, err := os.ReadFile("/proc/sys/fs/lease-break-time"); err == nil {
+		var sec int
+		if _, err := fmt.Sscan(string(b), &sec); err == nil && sec >= 0 && sec < 3600 {
+			return time.Duration(sec) * time.Second
+		}
+	}
+	return 45 * time.Second
+})
 
 // Mkdir creates the directory name; its parent must exist.
 func (s *Store) Mkdir(name string, perm fs.FileMode) error {
