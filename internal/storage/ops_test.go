@@ -379,14 +379,18 @@ func TestOpenWaitsForLease(t *testing.T) {
 		testutil.Missing(t, "no write lease on %s: %v", dir, err)
 	}
 	// The holder gives the lease up shortly after the break begins.
-	release := func(f *os.File) {
+	release := func(f *os.File) chan struct{} {
+		fd, done := f.Fd(), make(chan struct{})
 		go func() {
+			defer close(done)
 			time.Sleep(100 * time.Millisecond)
-			unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+			unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_UNLCK)
 		}()
+		return done
 	}
-	release(holder)
+	released := release(holder)
 	f, _, err := s.Open("f")
+	<-released
 	if err != nil {
 		t.Fatalf("open of a leased file: %v", err)
 	}
@@ -399,8 +403,10 @@ func TestOpenWaitsForLease(t *testing.T) {
 	if _, err := unix.FcntlInt(reader.Fd(), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
 		testutil.Missing(t, "no read lease on %s: %v", dir, err)
 	}
-	release(reader)
-	if _, err := s.Append(context.Background(), "f", strings.NewReader("y")); err != nil {
+	released = release(reader)
+	_, err = s.Append(context.Background(), "f", strings.NewReader("y"))
+	<-released
+	if err != nil {
 		t.Fatalf("append to a file under a read lease: %v", err)
 	}
 	if got, _ := os.ReadFile(p); string(got) != "xy" {
