@@ -384,6 +384,25 @@ func TestSpecialFilesRefusedPromptly(t *testing.T) {
 			t.Errorf("%s %s: body %q", tc.method, tc.path, body)
 		}
 	}
+	// Listings do not describe what cannot be served: a client syncing the
+	// collection (rclone) would fail on it.
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o644))
+	for _, tc := range [][]string{
+		{"GET", "/file/%2F"},
+		{"GET", "/dav/"},
+		{"PROPFIND", "/dav/"},
+	} {
+		resp, body := e.do(tc[0], tc[1], "", "Depth", "1")
+		if resp.StatusCode >= 300 || !strings.Contains(body, "file") || strings.Contains(body, "pipe") {
+			t.Errorf("%s %s = %d, lists the FIFO or not the file: %s", tc[0], tc[1], resp.StatusCode, body)
+		}
+	}
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Fatalf("the FIFO was replaced or removed: %v %v", fi, err)
 	}

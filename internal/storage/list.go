@@ -31,7 +31,9 @@ const readDirBatch = 512
 // entries in memory. Reserved (temporary) entries are skipped. Symbolic
 // links are reported as what they point to when that stays inside the root,
 // and are skipped when they dangle or point outside: nothing outside the
-// root is ever described.
+// root is ever described. FIFOs, sockets and devices are skipped too:
+// Store.Open refuses them, and a client syncing the directory would fail
+// on each.
 //
 // The names are read and stat'ed by a goroutine one batch ahead of fn: the
 // one stat per entry is most of a listing's system time and fn's work
@@ -140,6 +142,9 @@ func (s *Store) statBatch(d *os.File, clean string, names []string) []Entry {
 					continue
 				}
 				fi = renamed{target, n}
+			}
+			if !fi.Mode().IsRegular() && !fi.IsDir() {
+				continue // a FIFO, socket or device: nothing a client can read
 			}
 			e := Entry{Name: n, Size: fi.Size(), ModTime: fi.ModTime().UTC(), IsDir: fi.IsDir(), Info: fi}
 			if e.IsDir {
