@@ -297,24 +297,17 @@ func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, rc *resour
 			if i > 0 && slices.Contains(names[:i], n) {
 				continue // named twice
 			}
-			if has, known := rc.fromStat(n); known {
-				// The properties every listing asks for, written in place.
-				if !has {
-					missing = append(missing, n)
-					continue
+			// The properties every listing asks for are written in place;
+			// the others through a string.
+			has, inPlace := rc.fromStat(n)
+			var v string
+			if !inPlace {
+				var err error
+				if v, has, err = rc.value(n); err != nil {
+					return err
 				}
-				if !open {
-					b.WriteString("<D:propstat><D:prop>")
-					open = true
-				}
-				rc.writeFromStat(b, n)
-				continue
 			}
-			v, ok, err := rc.value(n)
-			if err != nil {
-				return err
-			}
-			if !ok {
+			if !has {
 				missing = append(missing, n)
 				continue
 			}
@@ -322,7 +315,11 @@ func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, rc *resour
 				b.WriteString("<D:propstat><D:prop>")
 				open = true
 			}
-			writeProp(b, n, v)
+			if inPlace {
+				rc.writeFromStat(b, n)
+			} else {
+				writeProp(b, n, v)
+			}
 		}
 		if open || len(missing) == 0 {
 			if !open {

@@ -43,43 +43,43 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 // BenchmarkCopyBufferSize chose copyBufSize: a 64 MiB body arrives over
-// loopback TCP and is written to a file through buffers of each size.
+// loopback TCP and is written to a file through buffers of each size, one
+// write per read; "256KiB-gathered" is what copyBuffer does, reads gathered
+// into writes of at least writeAtLeast bytes.
 func BenchmarkCopyBufferSize(b *testing.B) {
 	const n = 64 << 20
+	type variant struct {
+		name   string
+		size   int
+		gather int // least bytes a write; 0: io.CopyBuffer
+	}
+	var variants []variant
 	for _, size := range []int{32 << 10, 64 << 10, 128 << 10, 256 << 10, 1 << 20} {
-		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+		variants = append(variants, variant{fmt.Sprintf("%dKiB", size>>10), size, 0})
+	}
+	variants = append(variants, variant{"256KiB-gathered", copyBufSize, writeAtLeast})
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
 			dir := b.TempDir()
-			buf := make([]byte, size)
+			buf := make([]byte, v.size)
 			b.SetBytes(n)
 			for b.Loop() {
 				f, err := os.Create(filepath.Join(dir, "f"))
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := io.CopyBuffer(fileWriter{f}, loopbackBody(b, n), buf); err != nil {
+				if v.gather > 0 {
+					_, err = gatherCopy(fileWriter{f}, loopbackBody(b, n), buf, v.gather)
+				} else {
+					_, err = io.CopyBuffer(fileWriter{f}, loopbackBody(b, n), buf)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 				f.Close()
 			}
 		})
 	}
-	// What copyBuffer does: reads gathered into writes of at least
-	// writeAtLeast bytes, in the 256 KiB buffer.
-	b.Run("256KiB-gathered", func(b *testing.B) {
-		dir := b.TempDir()
-		buf := make([]byte, copyBufSize)
-		b.SetBytes(n)
-		for b.Loop() {
-			f, err := os.Create(filepath.Join(dir, "f"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := gatherCopy(fileWriter{f}, loopbackBody(b, n), buf, writeAtLeast); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-		}
-	})
 }
 
 func benchStore(b *testing.B) (*Store, string) {

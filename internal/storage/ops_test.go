@@ -184,20 +184,10 @@ func TestSweepFIFO(t *testing.T) {
 	must(t, syscall.Mkfifo(fifo, 0o600))
 	old := time.Now().Add(-time.Hour)
 	must(t, os.Chtimes(fifo, old, old))
-	done := make(chan error, 1)
-	go func() {
+	must(t, notStuckOnFIFO(t, fifo, "the sweep", func() error {
 		_, _, err := s.SweepTemp(context.Background())
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		must(t, err)
-	case <-time.After(10 * time.Second): // a hang detector, not a speed limit
-		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
-			f.Close() // frees the sweep
-		}
-		t.Fatal("the sweep is stuck opening a FIFO")
-	}
+		return err
+	}))
 	if _, err := os.Lstat(fifo); !os.IsNotExist(err) {
 		t.Fatalf("the stale FIFO was kept: %v", err)
 	}
@@ -361,6 +351,26 @@ func TestMkdirAllThroughAFile(t *testing.T) {
 	}
 	if _, err := s.Create(context.Background(), "x/y/z", strings.NewReader("z"), CreateOptions{MakeParents: true, ExpectedSize: -1}); err != nil {
 		t.Errorf("Create with new parents = %v", err)
+	}
+}
+
+// notStuckOnFIFO runs fn and returns its error. If fn has not returned
+// after 10 s (a hang detector, not a speed limit), it is stuck opening the
+// FIFO: the FIFO is opened for reading and writing, which frees it, and
+// the test fails.
+func notStuckOnFIFO(t *testing.T, fifo, what string, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			f.Close()
+		}
+		t.Fatalf("%s is stuck opening the FIFO %s", what, filepath.Base(fifo))
+		return nil
 	}
 }
 
