@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -169,8 +170,42 @@ func (h *logHandler) end(l *requestLine) {
 }
 
 // appendRFC3339Millis is slog's text time: RFC 3339 with exactly three
-// digits of milliseconds.
+// digits of milliseconds. Every request line formats one, and most fall in
+// the same second as the line before: the part up to the second and the
+// zone are kept for that second, so a line copies them around three digits.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	if c := lastStamp.Load(); c != nil && c.sec == sec && c.loc == loc {
+		ms := t.Nanosecond() / 1e6
+		b = append(b, c.head...)
+		b = append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+		return append(b, c.zone...)
+	}
+	n := len(b)
+	b = appendRFC3339MillisFull(b, t)
+	// "2006-01-02T15:04:05." then three digits, then the zone; another
+	// shape (a year past 9999) is not kept.
+	const head = len("2006-01-02T15:04:05.")
+	if len(b)-n > head+3 && b[n+head-1] == '.' {
+		lastStamp.Store(&stamp{sec: sec, loc: loc,
+			head: append([]byte(nil), b[n:n+head]...),
+			zone: append([]byte(nil), b[n+head+3:]...)})
+	}
+	return b
+}
+
+// stamp is the text time of one second in one location, less its
+// milliseconds: head ends with the '.', zone is "Z" or "+hh:mm".
+type stamp struct {
+	sec        int64
+	loc        *time.Location
+	head, zone []byte
+}
+
+var lastStamp atomic.Pointer[stamp]
+
+// appendRFC3339MillisFull formats t through the time package.
+func appendRFC3339MillisFull(b []byte, t time.Time) []byte {
 	const prefixLen = len("2006-01-02T15:04:05.000")
 	n := len(b)
 	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,34 @@ func TestRequestLineLevelsAndFallback(t *testing.T) {
 	out := buf.String()
 	if !strings.Contains(out, "level=WARN msg=request k=v api=file method=GET path=/file/x") || strings.Contains(out, "/file/y") {
 		t.Fatalf("fallback log: %q", out)
+	}
+}
+
+// TestLogTimeCache: the text time kept for a second gives the same bytes
+// as formatting it afresh, for lines that change second, zone or location
+// between them, in any order.
+func TestLogTimeCache(t *testing.T) {
+	base := time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)
+	locs := []*time.Location{time.UTC, time.Local, time.FixedZone("A", 5*3600+1800), time.FixedZone("B", -7*3600), time.FixedZone("C", 0)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		ns := rng.Int64N(3e9) // three seconds around the new year
+		if i%500 == 0 {
+			ns = rng.Int64N(math.MaxInt64)
+		}
+		tm := base.Add(time.Duration(ns)).In(locs[rng.IntN(len(locs))])
+		got := string(appendRFC3339Millis([]byte("x"), tm))
+		want := string(appendRFC3339MillisFull([]byte("x"), tm))
+		if got != want {
+			t.Fatalf("%v: cached %q, formatted %q", tm, got, want)
+		}
+	}
+	// Year 10000 has another shape: formatted, never kept.
+	far := time.Date(10000, 1, 1, 0, 0, 0, 5e6, time.UTC)
+	for range 2 {
+		if got, want := string(appendRFC3339Millis(nil, far)), string(appendRFC3339MillisFull(nil, far)); got != want {
+			t.Fatalf("year 10000: %q, want %q", got, want)
+		}
 	}
 }
 

@@ -2,11 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -94,7 +93,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		st.id = id
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id} // canonical already
 
 		st.api = s.apiLabel(r)
 		series := s.metrics.API(st.api)
@@ -165,6 +164,8 @@ type reqState struct {
 	mu       sync.Mutex
 	finished bool
 	lastLog  time.Time
+
+	prev, next *reqState // the progress reporter's list, under its mu
 }
 
 // fields are the request line's fields known so far.
@@ -176,20 +177,25 @@ func (st *reqState) fields() requestFields {
 // progressReporter logs "transfer progress" for every request running
 // longer than progressEvery, every progressEvery. One goroutine serves all
 // requests, and only while there are any: a timer per request cost more
-// than the rest of the request log.
+// than the rest of the request log. The requests in flight are a list
+// linked through reqState, so adding and removing one neither hashes nor
+// allocates.
 type progressReporter struct {
 	mu      sync.Mutex
-	active  map[*reqState]struct{}
+	head    *reqState // the requests in flight, newest first
+	n       int       // how many
 	running bool
 }
 
 func (p *progressReporter) add(s *Server, st *reqState) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.active == nil {
-		p.active = map[*reqState]struct{}{}
+	st.prev, st.next = nil, p.head
+	if p.head != nil {
+		p.head.prev = st
 	}
-	p.active[st] = struct{}{}
+	p.head = st
+	p.n++
 	if !p.running {
 		p.running = true
 		go p.run(s)
@@ -201,7 +207,16 @@ func (p *progressReporter) remove(st *reqState) {
 	st.finished = true
 	st.mu.Unlock()
 	p.mu.Lock()
-	delete(p.active, st)
+	if st.prev != nil {
+		st.prev.next = st.next
+	} else {
+		p.head = st.next
+	}
+	if st.next != nil {
+		st.next.prev = st.prev
+	}
+	st.prev, st.next = nil, nil
+	p.n--
 	p.mu.Unlock()
 }
 
@@ -214,13 +229,13 @@ func (p *progressReporter) run(s *Server) {
 	var due []*reqState
 	for now := range tick.C {
 		p.mu.Lock()
-		if len(p.active) == 0 {
+		if p.n == 0 {
 			p.running = false
 			p.mu.Unlock()
 			return
 		}
 		due = due[:0]
-		for st := range p.active {
+		for st := p.head; st != nil; st = st.next {
 			last := st.start
 			if !st.lastLog.IsZero() {
 				last = st.lastLog
@@ -355,10 +370,18 @@ func mbps(n int64, d time.Duration) float64 {
 	return float64(int64(v*10)) / 10
 }
 
+// newRequestID returns 16 random hex digits. An ID only has to be unique
+// enough to find a request's lines, not secret, so it comes from
+// math/rand/v2's per-thread generator: crypto/rand cost a tenth of the
+// request log.
 func newRequestID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var b [16]byte
+	v := rand.Uint64()
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = hexDigits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
 }
 
 // countingBody counts the request bytes the handler read.

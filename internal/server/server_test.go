@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,6 +95,7 @@ func (e *env) do(method, path, body string, hdr ...string) (*http.Response, stri
 
 func TestRoutes(t *testing.T) {
 	e := newEnv(t, "")
+	ids := map[string]bool{}
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -118,11 +120,15 @@ func TestRoutes(t *testing.T) {
 			(tc.header[0] != "" && resp.Header.Get(tc.header[0]) != tc.header[1]) {
 			t.Errorf("%s %s = %d %q %v", tc.method, tc.path, resp.StatusCode, body, resp.Header)
 		}
-		if resp.Header.Get("X-Request-Id") == "" {
-			t.Errorf("%s %s: no X-Request-Id", tc.method, tc.path)
+		id := resp.Header.Get("X-Request-Id")
+		if !requestIDShape.MatchString(id) || ids[id] {
+			t.Errorf("%s %s: X-Request-Id %q: not 16 hex digits, or seen before", tc.method, tc.path, id)
 		}
+		ids[id] = true
 	}
 }
+
+var requestIDShape = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
 // TestCrossView: what one API writes, the other reads at once.
 func TestCrossView(t *testing.T) {
@@ -205,7 +211,7 @@ func TestProgressLog(t *testing.T) {
 	idle := false
 	for range 100 {
 		e.s.progress.mu.Lock()
-		idle = !e.s.progress.running && len(e.s.progress.active) == 0
+		idle = !e.s.progress.running && e.s.progress.n == 0 && e.s.progress.head == nil
 		e.s.progress.mu.Unlock()
 		if idle {
 			break
