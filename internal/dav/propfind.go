@@ -146,7 +146,7 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, clean string)
 		return err
 	}
 	ms := newMultistatus(w)
-	pw := &propWriter{h: h, ctx: r.Context(), pf: pf}
+	pw := newPropWriter(h, r.Context(), pf)
 	if err := pw.write(ms, clean, fi); err != nil {
 		return ms.abort(r, err)
 	}
@@ -174,6 +174,59 @@ type propWriter struct {
 	// The last content type looked up, by extension: the files of a
 	// directory mostly share one.
 	ctExt, ct string
+
+	plan []plannedProp // pf.names, once each, with what the stat gives
+}
+
+func newPropWriter(h *Handler, ctx context.Context, pf propfindReq) *propWriter {
+	return &propWriter{h: h, ctx: ctx, pf: pf, plan: planProps(pf.names)}
+}
+
+// statProp names a property written from the stat alone (fromStat), or
+// none.
+type statProp uint8
+
+const (
+	spNone statProp = iota
+	spResourceType
+	spContentLength
+	spContentType
+	spETag
+	spLastModified
+)
+
+// plannedProp is a requested property and, when the stat gives it, which.
+type plannedProp struct {
+	name xml.Name
+	stat statProp
+}
+
+// planProps lists names in order, each once (a name asked for twice is
+// answered once), with the stat property each is. A listing does this once,
+// not once per member: comparing names per member cost a tenth of the
+// listing's own time.
+func planProps(names []xml.Name) []plannedProp {
+	plan := make([]plannedProp, 0, len(names))
+	for i, n := range names {
+		if slices.Contains(names[:i], n) {
+			continue
+		}
+		k := spNone
+		switch n {
+		case pResourceType:
+			k = spResourceType
+		case pContentLength:
+			k = spContentLength
+		case pContentType:
+			k = spContentType
+		case pETag:
+			k = spETag
+		case pLastModified:
+			k = spLastModified
+		}
+		plan = append(plan, plannedProp{n, k})
+	}
+	return plan
 }
 
 // contentType is the escaped getcontenttype of a file name.
@@ -291,24 +344,25 @@ func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, rc *resour
 				names = append(names, xml.Name(n))
 			}
 		}
+		plan := pw.plan
+		if pw.pf.allprop {
+			plan = planProps(names)
+		}
 		var missing []xml.Name
 		open := false
-		for i, n := range names {
-			if i > 0 && slices.Contains(names[:i], n) {
-				continue // named twice
-			}
+		for _, p := range plan {
 			// The properties every listing asks for are written in place;
 			// the others through a string.
-			has, inPlace := rc.fromStat(n)
+			has, inPlace := rc.fromStat(p.stat)
 			var v string
 			if !inPlace {
 				var err error
-				if v, has, err = rc.value(n); err != nil {
+				if v, has, err = rc.value(p.name); err != nil {
 					return err
 				}
 			}
 			if !has {
-				missing = append(missing, n)
+				missing = append(missing, p.name)
 				continue
 			}
 			if !open {
@@ -316,9 +370,9 @@ func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, rc *resour
 				open = true
 			}
 			if inPlace {
-				rc.writeFromStat(b, n)
+				rc.writeFromStat(b, p.stat)
 			} else {
-				writeProp(b, n, v)
+				writeProp(b, p.name, v)
 			}
 		}
 		if open || len(missing) == 0 {
@@ -368,48 +422,47 @@ func (rc *resource) path() string {
 	return rc.clean
 }
 
-// fromStat reports whether n is a property computed from the stat alone
+// fromStat reports whether k is a property computed from the stat alone
 // (known), and if so whether the resource has it.
-func (rc *resource) fromStat(n xml.Name) (has, known bool) {
-	if n.Space != nsDAV {
-		return false, false
-	}
-	switch n {
-	case pResourceType, pETag, pLastModified:
+func (rc *resource) fromStat(k statProp) (has, known bool) {
+	switch k {
+	case spResourceType, spETag, spLastModified:
 		return true, true
-	case pContentLength, pContentType:
+	case spContentLength, spContentType:
 		return !rc.fi.IsDir(), true
 	}
 	return false, false
 }
 
-// writeFromStat writes property n, one fromStat knows and the resource
+// writeFromStat writes property k, one fromStat knows and the resource
 // has, appending its value to b without a string in between. The output
 // is what writeProp makes of value's answer.
-func (rc *resource) writeFromStat(b *bytes.Buffer, n xml.Name) {
+func (rc *resource) writeFromStat(b *bytes.Buffer, k statProp) {
 	fi := rc.fi
-	if n == pResourceType && !fi.IsDir() {
-		b.WriteString("<D:resourcetype/>")
-		return
-	}
-	b.WriteString("<D:")
-	b.WriteString(n.Local)
-	b.WriteByte('>')
-	switch n {
-	case pResourceType:
-		b.WriteString("<D:collection/>")
-	case pContentLength:
+	switch k {
+	case spResourceType:
+		if fi.IsDir() {
+			b.WriteString("<D:resourcetype><D:collection/></D:resourcetype>")
+		} else {
+			b.WriteString("<D:resourcetype/>")
+		}
+	case spContentLength:
+		b.WriteString("<D:getcontentlength>")
 		b.Write(strconv.AppendInt(b.AvailableBuffer(), fi.Size(), 10))
-	case pContentType:
+		b.WriteString("</D:getcontentlength>")
+	case spContentType:
+		b.WriteString("<D:getcontenttype>")
 		b.WriteString(rc.pw.contentType(fi.Name()))
-	case pETag:
+		b.WriteString("</D:getcontenttype>")
+	case spETag:
+		b.WriteString("<D:getetag>")
 		b.Write(storage.AppendETag(b.AvailableBuffer(), fi)) // hex digits, '-' and '"': nothing to escape
-	case pLastModified:
+		b.WriteString("</D:getetag>")
+	case spLastModified:
+		b.WriteString("<D:getlastmodified>")
 		b.Write(rc.pw.httpDate(fi.ModTime()))
+		b.WriteString("</D:getlastmodified>")
 	}
-	b.WriteString("</D:")
-	b.WriteString(n.Local)
-	b.WriteByte('>')
 }
 
 func (rc *resource) deadProps() (storage.Props, error) {
@@ -667,7 +720,7 @@ func (h *Handler) propfindServerRoot(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	ms := newMultistatus(w)
-	pw := &propWriter{h: h, ctx: r.Context(), pf: pf}
+	pw := newPropWriter(h, r.Context(), pf)
 	if err := pw.writeAs(ms, "/", ".", fi); err != nil {
 		return ms.abort(r, err)
 	}
