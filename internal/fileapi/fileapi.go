@@ -110,12 +110,14 @@ func (h *Handler) parse(r *http.Request) (rt route, health bool, err error) {
 		return rt, false, httperr.New(http.StatusNotFound, "Not Found")
 	}
 	raw = strings.TrimPrefix(raw, "/")
-	q := r.URL.Query()
-	if _, has := q["op"]; has {
-		switch rt.op = q.Get("op"); rt.op {
-		case opWC, opMV:
-		default:
-			return rt, false, httperr.New(http.StatusBadRequest, "unknown op: want wc or mv")
+	if r.URL.RawQuery != "" { // most requests have none: no map to parse it into
+		q := r.URL.Query()
+		if _, has := q["op"]; has {
+			switch rt.op = q.Get("op"); rt.op {
+			case opWC, opMV:
+			default:
+				return rt, false, httperr.New(http.StatusBadRequest, "unknown op: want wc or mv")
+			}
 		}
 	}
 	if raw == "" && rt.op == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {

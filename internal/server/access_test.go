@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -342,6 +343,44 @@ func TestStallTimeout(t *testing.T) {
 	// rate is never cut.
 	if resp, _ := e.do("POST", "/file/g", strings.Repeat("g", 1<<20)); resp.StatusCode != 200 {
 		t.Errorf("an honest upload = %d", resp.StatusCode)
+	}
+}
+
+// TestStallTimeoutDownload: a client that stops reading a download is
+// dropped once a write has waited a window, and the request line records
+// what was sent.
+func TestStallTimeoutDownload(t *testing.T) {
+	e := newEnvCfg(t, "", func(c *config.Config) { c.StallTimeout = 300 * time.Millisecond })
+	const size = 256 << 20 // far more than the socket buffers hold
+	f, err := os.Create(filepath.Join(e.dir, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /file/big HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(1500 * time.Millisecond) // not reading: five windows
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, conn)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the connection was neither dropped nor served to the end (%d bytes)", n)
+	}
+	if n >= size {
+		t.Fatalf("read %d bytes: the stalled download was not dropped", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(e.log.String(), "path=/file/big") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(e.log.String(), "path=/file/big") {
+		t.Fatalf("no request line for the dropped download:\n%s", e.log.String())
 	}
 }
 

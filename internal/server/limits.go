@@ -64,7 +64,7 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 			}
 		}
 		if s.cfg.StallTimeout > 0 {
-			r.Body = newStallReader(r.Body, http.NewResponseController(w), s.cfg.StallTimeout)
+			r.Body = newStallReader(r.Body, deadlinesOf(w), s.cfg.StallTimeout)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -88,13 +88,13 @@ func (*trickleError) Timeout() bool { return true }
 // minRate bytes per second. An honest multi-GiB upload is never capped.
 type stallReader struct {
 	r      io.ReadCloser
-	rc     *http.ResponseController
+	rc     deadliner
 	window time.Duration
 	start  time.Time // of the current window
 	n      int64     // bytes in the current window
 }
 
-func newStallReader(r io.ReadCloser, rc *http.ResponseController, window time.Duration) *stallReader {
+func newStallReader(r io.ReadCloser, rc deadliner, window time.Duration) *stallReader {
 	return &stallReader{r: r, rc: rc, window: window, start: time.Now()}
 }
 

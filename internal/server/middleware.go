@@ -105,10 +105,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		cw := &st.cw
 		cw.ResponseWriter, cw.stall = w, s.cfg.StallTimeout
 		cw.raw, _ = r.Context().Value(rawConnKey{}).(syscall.RawConn)
-		if cw.stall > 0 {
-			st.rc = http.NewResponseController(w)
-			cw.rc = st.rc
-		}
+		cw.dl = deadlinesOf(w)
 
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
@@ -119,8 +116,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		next.ServeHTTP(cw, r)
 
 		s.progress.remove(st)
-		if cw.rc != nil {
-			cw.rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
+		if cw.stall > 0 {
+			cw.dl.SetWriteDeadline(time.Time{}) // the connection may serve another request
 		}
 		dur := time.Since(st.start)
 		status := cw.status
@@ -157,7 +154,6 @@ type reqState struct {
 	holder httperr.Holder
 	body   countingBody
 	cw     countingWriter
-	rc     *http.ResponseController
 
 	// Progress lines (see progressReporter), under mu; finished stops a
 	// line racing with the end of the request.
@@ -407,16 +403,39 @@ type countingWriter struct {
 	http.ResponseWriter
 	status int
 	n      atomic.Int64
-	rc     *http.ResponseController // set with a stall timeout
+	dl     deadliner
 	stall  time.Duration
-	chunk  int64           // current sendfile chunk, adapted to the client's pace
-	raw    syscall.RawConn // a plain TCP connection's, for TCP_CORK; nil with TLS
+	chunk  int64            // current sendfile chunk, adapted to the client's pace
+	raw    syscall.RawConn  // a plain TCP connection's, for TCP_CORK; nil with TLS
+	lr     io.LimitedReader // ReadFrom's chunk
 }
+
+// deadliner is what http.ResponseController needs of a ResponseWriter to
+// set the connection's deadlines. net/http's HTTP/1 and HTTP/2 writers have
+// both methods, so a request reaches them without allocating a controller.
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// deadlinesOf returns w's deadline methods, through a ResponseController
+// when w has them only by unwrapping.
+func deadlinesOf(w http.ResponseWriter) deadliner {
+	if d, ok := w.(deadliner); ok {
+		return d
+	}
+	return http.NewResponseController(w)
+}
+
+// SetReadDeadline and SetWriteDeadline pass through to the connection, so
+// that the handlers' ResponseControllers (and stallReader) reach it.
+func (w *countingWriter) SetReadDeadline(t time.Time) error  { return w.dl.SetReadDeadline(t) }
+func (w *countingWriter) SetWriteDeadline(t time.Time) error { return w.dl.SetWriteDeadline(t) }
 
 // deadline gives the next write one stall window.
 func (w *countingWriter) deadline() {
-	if w.rc != nil {
-		w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+	if w.stall > 0 {
+		w.dl.SetWriteDeadline(time.Now().Add(w.stall))
 	}
 }
 
@@ -485,12 +504,13 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 	var total int64
 	if w.chunk == 0 {
 		w.chunk = maxSendfileChunk
-		if w.rc != nil {
+		if w.stall > 0 {
 			w.chunk = minSendfileChunk
 		}
 	}
 	for lr.N > 0 {
-		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, w.chunk)}
+		chunk := &w.lr
+		*chunk = io.LimitedReader{R: lr.R, N: min(lr.N, w.chunk)}
 		start := time.Now()
 		w.deadline()
 		n, err := rf.ReadFrom(chunk)
@@ -503,7 +523,7 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		if n == 0 {
 			break // the file is shorter than announced
 		}
-		if w.rc != nil {
+		if w.stall > 0 {
 			if time.Since(start) < w.stall/8 {
 				w.chunk = min(2*w.chunk, maxSendfileChunk)
 			} else {

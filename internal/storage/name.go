@@ -43,6 +43,24 @@ func Clean(name string) (string, error) {
 	if name == "" || name == "/" {
 		return ".", nil
 	}
+	// Most names are clean already: checked in place, they come back as
+	// they are, without building a copy.
+	asIs := true
+	for elem := range strings.SplitSeq(name, "/") {
+		switch {
+		case elem == "" || elem == ".":
+			asIs = false
+		case elem == "..":
+			return "", ErrInvalidName
+		case len(elem) > MaxNameBytes:
+			return "", ErrInvalidName
+		case strings.HasPrefix(elem, ReservedPrefix):
+			return "", ErrReserved
+		}
+	}
+	if asIs {
+		return name, nil
+	}
 	var b strings.Builder
 	for elem := range strings.SplitSeq(name, "/") {
 		switch {

@@ -62,6 +62,9 @@ func FuzzClean(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := Clean(in)
+		if want, wantErr := cleanByElements(in); got != want || err != wantErr {
+			t.Fatalf("Clean(%q) = %q, %v; rebuilt element by element: %q, %v", in, got, err, want, wantErr)
+		}
 		if err != nil {
 			if got != "" {
 				t.Fatalf("Clean(%q) = %q with error %v", in, got, err)
@@ -83,4 +86,28 @@ func FuzzClean(f *testing.F) {
 			t.Fatalf("Clean(Clean(%q)) = %q, %v; want %q", in, again, err, got)
 		}
 	})
+}
+
+// cleanByElements is Clean without its fast path: every name rebuilt from
+// its kept elements.
+func cleanByElements(name string) (string, error) {
+	if len(name) > MaxPathBytes || strings.IndexByte(name, 0) >= 0 {
+		return "", ErrInvalidName
+	}
+	var kept []string
+	for _, e := range strings.Split(name, "/") {
+		switch {
+		case e == "" || e == ".":
+			continue
+		case e == ".." || len(e) > MaxNameBytes:
+			return "", ErrInvalidName
+		case strings.HasPrefix(e, ReservedPrefix):
+			return "", ErrReserved
+		}
+		kept = append(kept, e)
+	}
+	if len(kept) == 0 {
+		return ".", nil
+	}
+	return strings.Join(kept, "/"), nil
 }

@@ -19,9 +19,11 @@ import (
 // copying them through user space; wrapping f would silently lose that.
 func ServeFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo) {
 	h := w.Header()
-	h.Set("ETag", storage.ETag(fi))
-	h.Set("Content-Type", storage.ContentType(fi.Name()))
-	h.Set("X-Content-Type-Options", "nosniff")
+	// The keys are written in canonical form, as Set would make them,
+	// which saves canonicalizing them on every download.
+	h["Etag"] = []string{storage.ETag(fi)}
+	h["Content-Type"] = []string{storage.ContentType(fi.Name())}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
 }
 
