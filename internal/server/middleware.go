@@ -179,7 +179,6 @@ func (st *reqState) fields() requestFields {
 type progressReporter struct {
 	mu      sync.Mutex
 	head    *reqState // the requests in flight, newest first
-	n       int       // how many
 	running bool
 }
 
@@ -191,7 +190,6 @@ func (p *progressReporter) add(s *Server, st *reqState) {
 		p.head.prev = st
 	}
 	p.head = st
-	p.n++
 	if !p.running {
 		p.running = true
 		go p.run(s)
@@ -212,7 +210,6 @@ func (p *progressReporter) remove(st *reqState) {
 		st.next.prev = st.prev
 	}
 	st.prev, st.next = nil, nil
-	p.n--
 	p.mu.Unlock()
 }
 
@@ -225,7 +222,7 @@ func (p *progressReporter) run(s *Server) {
 	var due []*reqState
 	for now := range tick.C {
 		p.mu.Lock()
-		if p.n == 0 {
+		if p.head == nil {
 			p.running = false
 			p.mu.Unlock()
 			return

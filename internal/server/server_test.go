@@ -211,7 +211,7 @@ func TestProgressLog(t *testing.T) {
 	idle := false
 	for range 100 {
 		e.s.progress.mu.Lock()
-		idle = !e.s.progress.running && e.s.progress.n == 0 && e.s.progress.head == nil
+		idle = !e.s.progress.running && e.s.progress.head == nil
 		e.s.progress.mu.Unlock()
 		if idle {
 			break
