@@ -15,7 +15,9 @@
 // file), the durable write rate of the disk (cat | dd conv=fdatasync), raw
 // loopback TCP between two goroutines, curl uploading to a server that
 // discards the body (discardserver/), a Go client doing 4 KiB PUTs to it,
-// and wc -l.
+// and wc -l. One more limit, floorserver/, is the least a Go server can be
+// while linking the libraries davnas's issues require and creating files
+// atomically: its idle RSS and its 4 KiB PUT rate bound davnas's.
 //
 // Every figure is the median of -rounds interleaved rounds: each round
 // restarts every server (so idle RSS and VmHWM start fresh), then runs each
@@ -25,7 +27,8 @@
 // deleted first, so writeback of earlier gigabytes never lands in a later
 // sample). Memory is VmRSS of the server's process tree, sampled every
 // 20 ms during a workload (and VmHWM where that is exact); CPU is utime +
-// stime from /proc/PID/stat around the workload.
+// stime from /proc/PID/stat around the workload, refined to the nanosecond
+// by the threads' /proc/PID/task/TID/schedstat.
 //
 // # Output
 //
@@ -99,6 +102,7 @@ type bench struct {
 	root       string // module root
 	have       map[string]bool
 	servers    []*server
+	floor      *server // floorserver/: a limit, measured for idle RSS and 4 KiB PUT only
 	discardURL string
 	res        *results
 	start      time.Time
@@ -284,6 +288,10 @@ func (b *bench) fixtures() {
 	}
 	if b.have["nginx"] {
 		b.servers = append(b.servers, &server{name: "nginx", kind: "nginx"})
+	}
+	b.floor = &server{name: floorName + " (limit)", kind: "floor", root: filepath.Join(b.tmp, "roots", "floor")}
+	for r := 1; r <= c.rounds; r++ {
+		os.MkdirAll(filepath.Join(b.floor.root, "put4k", fmt.Sprintf("r%d", r)), 0o755)
 	}
 	for i, s := range b.servers {
 		s.root = filepath.Join(b.tmp, "roots", fmt.Sprintf("%d-%s", i, s.kind))

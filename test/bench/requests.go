@@ -137,6 +137,9 @@ func (b *bench) put4k(order []*server) {
 		if s.isDavnas() {
 			subject += " /dav"
 		}
+		if s == b.floor {
+			subject = floorName + ", atomic PUT (limit)"
+		}
 		dir := filepath.Join(s.root, "put4k", fmt.Sprintf("r%d", b.res.round))
 		targets = append(targets, target{subject, dir, func(i int) string { return s.davURL(fmt.Sprintf("put4k/r%d/f%06d.bin", b.res.round, i)) }})
 	}

@@ -60,13 +60,14 @@ func (b *bench) ensureTools() {
 	}
 }
 
-// build compiles davnas as the release does (static, stripped) and the two
+// build compiles davnas as the release does (static, stripped) and the
 // helpers into the temporary directory.
 func (b *bench) build() {
 	for _, t := range []struct{ out, pkg string }{
 		{"davnas", "./cmd/davnas"},
 		{"xnetserver", "./test/bench/xnetserver"},
 		{"discardserver", "./test/bench/discardserver"},
+		{"floorserver", "./test/bench/floorserver"},
 	} {
 		// The release's flags (Makefile, .ci/build-static.sh): the tag
 		// leaves out urfave/cli's documentation generators.
@@ -89,8 +90,8 @@ func freePort() int {
 
 // server is one server under test, restarted every round.
 type server struct {
-	name  string // "davnas", "davnas --fsync=false", "x/net", "nginx"
-	kind  string // davnas, xnet, nginx
+	name  string // "davnas", "davnas --fsync=false", "x/net", "nginx", floorName + " (limit)"
+	kind  string // davnas, xnet, nginx, floor
 	root  string
 	extra []string // more davnas flags
 	base  string   // http://127.0.0.1:PORT
@@ -144,6 +145,8 @@ func (b *bench) startServer(s *server, round int) error {
 		s.p, err = startProc(s.name, logPath, filepath.Join(b.tmp, "bin", "davnas"), args...)
 	case "xnet":
 		s.p, err = startProc(s.name, logPath, filepath.Join(b.tmp, "bin", "xnetserver"), "-addr", addr, "-root", s.root)
+	case "floor":
+		s.p, err = startProc(s.name, logPath, filepath.Join(b.tmp, "bin", "floorserver"), "serve", "--addr", addr, "--root", s.root)
 	case "nginx":
 		prefix := filepath.Join(b.tmp, "nginx")
 		conf := filepath.Join(prefix, "nginx.conf")
@@ -238,3 +241,7 @@ func (b *bench) startDiscard() {
 		fatalf("discard server: %v", err)
 	}
 }
+
+// floorName names floorserver's rows: its idle RSS is "floorName (limit)",
+// its 4 KiB PUT rate "floorName, atomic PUT (limit)".
+const floorName = "Go server with davnas's libraries"

@@ -26,13 +26,13 @@ func (b *bench) round(r int) {
 	for i := range b.servers {
 		order[i] = b.servers[(i+r-1)%len(b.servers)]
 	}
-	for _, s := range order {
+	for _, s := range append(order, b.floor) {
 		if err := b.startServer(s, r); err != nil {
 			fatalf("%v", err)
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	for _, s := range order {
+	for _, s := range append(order, b.floor) {
 		b.res.add("idle_rss", s.name, mibOf(s.p.rss()))
 	}
 	// Readers: both davnas instances read the same way; one is enough.
@@ -67,12 +67,12 @@ func (b *bench) round(r int) {
 			b.concurrent(order, c)
 		}
 	})
-	step("4 KiB PUT", func() { b.put4k(order) })
+	step("4 KiB PUT", func() { b.put4k(append(order, b.floor)) })
 	step("4 KiB GET (wrk)", func() { b.get4k(readers) })
 	step("PROPFIND", func() { b.propfind(readers) })
 	step("appends", func() { b.appends(order) })
 	step("wc", func() { b.wc(order) })
-	for _, s := range order {
+	for _, s := range append(order, b.floor) {
 		s.p.stop()
 	}
 }
