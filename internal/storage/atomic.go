@@ -135,7 +135,7 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 		a.hash = newHasher()
 	}
 	if s.sh.tmpfile {
-		if f, err := openTmpfile(d.f, perm); err == nil {
+		if f, err := openTmpfile(d, perm); err == nil {
 			if a.existed != nil {
 				f.Chmod(perm) // as for a named temporary file, past the umask
 			}
@@ -324,7 +324,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 		if testHookBeforeLink != nil {
 			testHookBeforeLink()
 		}
-		err := linkTmpfile(a.f, a.dir.f, a.base)
+		err := linkTmpfile(a.f, a.dir, a.base)
 		switch {
 		case err == nil:
 			return a.committed(fi, sums, true)
@@ -362,7 +362,7 @@ func (a *AtomicFile) Commit() (CreateResult, error) {
 			return CreateResult{}, wrap("create", a.name, err)
 		}
 		tmp := tempPrefix + randomSuffix()
-		if err := linkTmpfile(a.f, a.dir.f, tmp); err != nil {
+		if err := linkTmpfile(a.f, a.dir, tmp); err != nil {
 			named, cerr := a.nameByCopy(sums)
 			if cerr != nil {
 				a.Abort()

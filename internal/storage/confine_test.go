@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/davnas/davnas/internal/testutil"
 )
 
 // TestConfinement puts a secret outside the root and symbolic links to it
@@ -94,4 +96,83 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestUploadDirResolution writes into directories reached in every way a
+// path can reach one, once through openat2(RESOLVE_BENEATH) and once
+// through os.Root's own walk: both must land the same files in the same
+// places and refuse the same names with the same errors.
+func TestUploadDirResolution(t *testing.T) {
+	type outcome struct {
+		err   string // the sentinel's text, or ""
+		where string // root-relative path of the stored file
+	}
+	run := func(t *testing.T) map[string]outcome {
+		outside := t.TempDir()
+		s, dir := newStore(t)
+		ctx := context.Background()
+		must(t, os.MkdirAll(filepath.Join(dir, "in", "deep"), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
+		must(t, os.Symlink("in/deep", filepath.Join(dir, "rel-in")))
+		must(t, os.Symlink("..", filepath.Join(dir, "in", "deep", "up-in")))
+		must(t, os.Symlink(filepath.Join(dir, "in"), filepath.Join(dir, "abs-in")))
+		must(t, os.Symlink(outside, filepath.Join(dir, "abs-out")))
+		must(t, os.Symlink("../"+filepath.Base(outside), filepath.Join(dir, "rel-out")))
+		must(t, os.Symlink("in/../../"+filepath.Base(dir)+"/in", filepath.Join(dir, "round-trip")))
+		must(t, os.Symlink("loop2", filepath.Join(dir, "loop1")))
+		must(t, os.Symlink("loop1", filepath.Join(dir, "loop2")))
+		must(t, os.Symlink("/proc/self/cwd", filepath.Join(dir, "magic")))
+		got := map[string]outcome{}
+		for _, name := range []string{"in/new", "in/deep/new", "rel-in/new", "in/deep/up-in/new2",
+			"abs-in/new", "abs-out/new", "rel-out/new", "round-trip/new", "loop1/new",
+			"magic/new", "file/new", "missing/new", "in/missing/new"} {
+			var o outcome
+			res, err := s.Create(ctx, name, strings.NewReader(name), CreateOptions{ExpectedSize: -1})
+			if err != nil {
+				o.err = classify(err).Error()
+			} else {
+				o.where = res.Info.Name()
+				// Where the bytes really are: find the file by content.
+				filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+					if err == nil && d.Type().IsRegular() && readFile(t, p) == name {
+						o.where, _ = filepath.Rel(dir, p)
+					}
+					return nil
+				})
+			}
+			got[name] = o
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Errorf("a file landed outside the root: %v", entries)
+		}
+		return got
+	}
+	setNoOpenat2(false)
+	viaOpenat2 := run(t)
+	if noOpenat2.Load() {
+		testutil.Missing(t, "openat2(2) was refused (a kernel before 5.6, or a seccomp filter): only os.Root's walk was tested")
+	}
+	setNoOpenat2(true)
+	defer setNoOpenat2(false)
+	viaRoot := run(t)
+	for name, want := range viaRoot {
+		if got := viaOpenat2[name]; got != want {
+			t.Errorf("%s: openat2 %+v, os.Root %+v", name, got, want)
+		}
+	}
+	// What os.Root does is the contract; spell out the cases that matter.
+	for name, want := range map[string]outcome{
+		"in/deep/new":        {where: "in/deep/new"},
+		"rel-in/new":         {where: "in/deep/new"},
+		"abs-out/new":        {err: ErrOutsideRoot.Error()},
+		"rel-out/new":        {err: ErrOutsideRoot.Error()},
+		"file/new":           {err: ErrNotDir.Error()},
+		"missing/new":        {err: ErrNotFound.Error()},
+		"in/deep/up-in/new2": {where: "in/new2"},
+	} {
+		if got := viaOpenat2[name]; got != want {
+			t.Errorf("%s: %+v, want %+v", name, got, want)
+		}
+	}
+	t.Logf("outcomes: %+v", viaOpenat2)
 }

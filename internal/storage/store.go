@@ -155,7 +155,7 @@ func Open(dir string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("storage root %s: recovering interrupted appends: %w", dir, err)
 	}
 	if f, err := s.rootFile(); err == nil {
-		s.sh.tmpfile = !opt.NoUnnamedFiles && tmpfileWorks(f, root)
+		s.sh.tmpfile = !opt.NoUnnamedFiles && tmpfileWorks(dirHandle{f: f}, root)
 	}
 	return s, nil
 }

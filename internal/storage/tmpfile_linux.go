@@ -32,9 +32,9 @@ import (
 
 // openTmpfile creates an unnamed file, readable and writable, in the
 // directory dir.
-func openTmpfile(dir *os.File, perm fs.FileMode) (*os.File, error) {
+func openTmpfile(dir dirHandle, perm fs.FileMode) (*os.File, error) {
 	var fd int
-	err := control(dir, "open", func(dfd int) error {
+	err := dir.at(func(dfd int) error {
 		var err error
 		for {
 			fd, err = unix.Openat(dfd, ".", unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm.Perm()))
@@ -44,14 +44,14 @@ func openTmpfile(dir *os.File, perm fs.FileMode) (*os.File, error) {
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, &os.SyscallError{Syscall: "open", Err: err}
 	}
 	return os.NewFile(uintptr(fd), "."), nil
 }
 
 // linkTmpfile gives the unnamed file f the name name in dir; it fails with
 // fs.ErrExist when the name is taken.
-func linkTmpfile(f, dir *os.File, name string) error {
+func linkTmpfile(f *os.File, dir dirHandle, name string) error {
 	if testHookLink != nil {
 		if err := testHookLink(); err != nil {
 			return err
@@ -59,7 +59,7 @@ func linkTmpfile(f, dir *os.File, name string) error {
 	}
 	var lerr error
 	err := control(f, "link", func(fd int) error {
-		return control(dir, "link", func(dfd int) error {
+		return dir.at(func(dfd int) error {
 			if !noEmptyPathLink.Load() {
 				lerr = unix.Linkat(fd, "", dfd, name, unix.AT_EMPTY_PATH)
 				if lerr != unix.ENOENT && lerr != unix.EPERM {
@@ -110,7 +110,7 @@ func setFileTimes(f *os.File, t time.Time) error {
 
 // tmpfileWorks reports whether unnamed files can be created and linked in
 // the directory dir: it links one under a reserved name and removes it.
-func tmpfileWorks(dir *os.File, root *os.Root) bool {
+func tmpfileWorks(dir dirHandle, root *os.Root) bool {
 	f, err := openTmpfile(dir, 0o600)
 	if err != nil {
 		return false

@@ -11,12 +11,12 @@ import (
 
 var errNoTmpfile = errors.New("unnamed files are a Linux feature")
 
-func openTmpfile(*os.File, fs.FileMode) (*os.File, error) { return nil, errNoTmpfile }
+func openTmpfile(dirHandle, fs.FileMode) (*os.File, error) { return nil, errNoTmpfile }
 
-func linkTmpfile(*os.File, *os.File, string) error { return errNoTmpfile }
+func linkTmpfile(*os.File, dirHandle, string) error { return errNoTmpfile }
 
 func setFileTimes(*os.File, time.Time) error { return errNoTmpfile }
 
-func tmpfileWorks(*os.File, *os.Root) bool { return false }
+func tmpfileWorks(dirHandle, *os.Root) bool { return false }
 
 func setNoEmptyPathLink(bool) {}

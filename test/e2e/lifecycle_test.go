@@ -145,6 +145,68 @@ func unnamedFiles(pid int, dir string, size int64) int {
 	return n
 }
 
+// TestPutSystemCalls attaches strace to the running server and counts the
+// file-system system calls of small WebDAV PUTs of new files two
+// directories deep: the directory is opened in one openat2 (not walked an
+// element at a time by os.Root, with a close and a refused epoll_ctl for
+// each), and the whole upload stays within its budget. A regression here
+// is a slower small PUT, which no functional test would notice.
+func TestPutSystemCalls(t *testing.T) {
+	strace := testutil.Need(t, "strace")
+	p := testutil.Start(t, "")
+	os.MkdirAll(filepath.Join(p.Root, "a", "b"), 0o755)
+	c := newClient(t, p)
+	c.expect(201, "PUT", "/dav/a/b/warm.bin", strings.NewReader("warm")) // the connection, the first open of the root
+	out := filepath.Join(t.TempDir(), "strace.out")
+	cmd := exec.Command(strace, "-f", "-qq", "-o", out, "-p", fmt.Sprint(p.Cmd.Process.Pid),
+		"-e", "trace=openat,openat2,open,close,newfstatat,statx,fstat,fcntl,linkat,renameat,renameat2,unlinkat,epoll_ctl,ioctl")
+	var serr bytes.Buffer
+	cmd.Stderr = &serr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond) // let strace attach to every thread
+	const puts = 50
+	body := strings.Repeat("x", 4096)
+	for i := range puts {
+		c.expect(201, "PUT", fmt.Sprintf("/dav/a/b/f%03d.bin", i), strings.NewReader(body))
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT) // detach
+	cmd.Wait()
+	trace, _ := os.ReadFile(out)
+	counts := map[string]int{}
+	total := 0
+	for line := range strings.SplitSeq(string(trace), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		name, _, ok := strings.Cut(fields[1], "(")
+		if !ok || strings.HasPrefix(line, "---") {
+			continue
+		}
+		counts[name]++
+		total++
+	}
+	t.Logf("%d PUTs: %d file-system calls %v", puts, total, counts)
+	for i := range puts {
+		if !exists(filepath.Join(p.Root, "a", "b", fmt.Sprintf("f%03d.bin", i))) {
+			t.Fatalf("f%03d.bin was not stored", i)
+		}
+	}
+	if counts["openat2"] < puts {
+		t.Errorf("the upload directory was opened by openat2 %d times for %d PUTs\n%s\n%s", counts["openat2"], puts, trace, serr.String())
+	}
+	// Per PUT: openat2 of a/b, openat of the O_TMPFILE, os.NewFile's
+	// fcntl, the existence fstatat, fstat for the ETag, linkat, two
+	// closes. A little slack for the runtime's own calls.
+	if budget := 8*puts + 10; total > budget {
+		t.Errorf("%d file-system calls for %d PUTs, budget %d: %v\n%s", total, puts, budget, counts, trace)
+	}
+}
+
 // TestSendfile attaches strace to the running server and downloads a file
 // through /file/ and WebDAV: the bytes must move by sendfile(2), not by
 // read/write through user space.
