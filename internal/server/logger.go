@@ -43,15 +43,112 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // lockedWriter serialises the writes of slog's handler and of the request
 // line, so that lines never interleave.
+//
+// It also batches request lines under load. A request line written while
+// other requests are still in flight is held, and written with the lines
+// that follow it in one write(2): when the last request in flight ends,
+// when another kind of line is written (a progress line, a warning: those
+// are never held, and what is held goes out before them), when 32 KiB are
+// held, or flushDelay after the first held line, whichever comes first. A
+// lone request's line is written before its response completes, as always;
+// under load one system call carries many lines. The write was the larger
+// part of the request log's cost (a 4 KiB GET: about 2.2 µs of 27 µs of
+// server CPU to a file on ext4, against 0.6 µs for formatting the line).
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	active  atomic.Int64 // requests in flight (begin..end); decremented under mu
+	pending []byte       // held request lines, whole
+	armed   bool         // the flush timer is set for pending
+	timer   *time.Timer
 }
+
+const (
+	// flushDelay is the longest a request line is held.
+	flushDelay = time.Millisecond
+	// maxPending is how many bytes of held lines are written at once.
+	maxPending = 32 << 10
+)
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.pending) > 0 {
+		l.flushLocked()
+	}
 	return l.w.Write(p)
+}
+
+// begin counts a request in flight; end must follow.
+func (l *lockedWriter) begin() {
+	if l != nil {
+		l.active.Add(1)
+	}
+}
+
+// end ends a request begin counted, with its line (nil when it has none to
+// write): written now when no other request is in flight, else held.
+func (l *lockedWriter) end(line []byte) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	busy := l.active.Add(-1) > 0
+	switch {
+	case busy && len(line) == 0:
+		// Nothing to write; what is held waits for its timer or the
+		// last request.
+	case busy && len(l.pending)+len(line) <= maxPending:
+		l.pending = append(l.pending, line...)
+		if !l.armed {
+			l.armed = true
+			if l.timer == nil {
+				l.timer = time.AfterFunc(flushDelay, l.Flush)
+			} else {
+				l.timer.Reset(flushDelay)
+			}
+		}
+	case len(l.pending) == 0:
+		if len(line) > 0 {
+			l.w.Write(line) // a log that cannot be written has nowhere to report it
+		}
+	default:
+		l.pending = append(l.pending, line...)
+		l.flushLocked()
+	}
+}
+
+// Flush writes the held lines.
+func (l *lockedWriter) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+}
+
+func (l *lockedWriter) flushLocked() {
+	l.armed = false // a timer still set finds nothing, or a later batch
+	if len(l.pending) == 0 {
+		return
+	}
+	l.w.Write(l.pending)
+	l.pending = l.pending[:0]
+}
+
+// lineWriter is the writer of log's request lines when log is the one
+// NewLogger built, else nil (a foreign logger writes through slog).
+func lineWriter(log *slog.Logger) *lockedWriter {
+	if h, ok := log.Handler().(*logHandler); ok {
+		return h.out
+	}
+	return nil
+}
+
+// FlushLog writes the request lines log holds, if any (before exit).
+func FlushLog(log *slog.Logger) {
+	if l := lineWriter(log); l != nil {
+		l.Flush()
+	}
 }
 
 // logHandler is slog's own text or JSON handler, plus what the request log
@@ -157,13 +254,18 @@ func (l *requestLine) float(k string, f float64) {
 	l.b = appendJSONFloat(l.b, f)
 }
 
-// end writes the line in one Write and recycles the buffer.
-func (h *logHandler) end(l *requestLine) {
+// end writes the line in one Write (or, as the end of a request done
+// counted, through done.end) and recycles the buffer.
+func (h *logHandler) end(l *requestLine, done *lockedWriter) {
 	if l.json {
 		l.b = append(l.b, '}')
 	}
 	l.b = append(l.b, '\n')
-	h.out.Write(l.b) // a log that cannot be written has nowhere to report it
+	if done != nil {
+		done.end(l.b)
+	} else {
+		h.out.Write(l.b) // a log that cannot be written has nowhere to report it
+	}
 	if cap(l.b) <= 4<<10 {
 		lines.Put(l)
 	}

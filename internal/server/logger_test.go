@@ -3,10 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +27,7 @@ func sameAsSlog(t *testing.T, format string, tm time.Time, level slog.Level, msg
 	if !ok {
 		t.Fatalf("%s: no fast path at level %v", format, level)
 	}
-	h.writeRequest(tm, level, msg, f)
+	h.writeRequest(tm, level, msg, f, nil)
 
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	var ref slog.Handler = slog.NewTextHandler(&want, opts)
@@ -140,4 +144,128 @@ func FuzzRequestLine(f *testing.F) {
 			sameAsSlog(t, format, tm, slog.LevelInfo, "request", fl)
 		}
 	})
+}
+
+// writes records every Write as one chunk.
+type writes struct {
+	mu     sync.Mutex
+	chunks []string
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.chunks = append(w.chunks, string(p))
+	return len(p), nil
+}
+
+func (w *writes) get() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.chunks...)
+}
+
+// TestHeldRequestLines: a request line is written at once when no other
+// request is in flight, held while others are, and written with the next
+// lines in one write, in order, before any other line; the last request
+// to end writes what is held.
+func TestHeldRequestLines(t *testing.T) {
+	var w writes
+	l := &lockedWriter{w: &w}
+
+	l.begin()
+	l.end([]byte("alone\n"))
+	if got := w.get(); len(got) != 1 || got[0] != "alone\n" {
+		t.Fatalf("a lone request's line: %q", got)
+	}
+
+	l.begin()
+	l.begin()
+	l.begin()
+	l.end([]byte("a\n"))
+	l.end([]byte("b\n"))
+	if got := w.get(); len(got) != 1 {
+		t.Fatalf("lines written while a request is in flight: %q", got)
+	}
+	l.end(nil) // the last request in flight, with no line of its own
+	if got := w.get(); len(got) != 2 || got[1] != "a\nb\n" {
+		t.Fatalf("held lines not written in one write by the last request: %q", got)
+	}
+
+	// Another kind of line (slog's) goes out after what is held.
+	l.begin()
+	l.begin()
+	l.end([]byte("c\n"))
+	l.Write([]byte("warning\n"))
+	if got := w.get(); len(got) != 4 || got[2] != "c\n" || got[3] != "warning\n" {
+		t.Fatalf("a held line and a warning: %q", got)
+	}
+
+	// One request of the pair is still in flight: it does not hold the
+	// others' lines for long, the timer writes them.
+	l.begin()
+	l.end([]byte("d\n"))
+	l.begin()
+	l.end([]byte("e\n"))
+	for range 500 {
+		if len(w.get()) == 5 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := w.get(); len(got) != 5 || got[4] != "d\ne\n" {
+		t.Fatalf("held lines not flushed by the timer: %q", got)
+	}
+
+	// Past maxPending the held lines are written at once.
+	long := strings.Repeat("x", 1000) + "\n"
+	for range maxPending/len(long) + 2 {
+		l.begin()
+		l.end([]byte(long))
+	}
+	if got := w.get(); len(got) < 6 {
+		t.Fatalf("%d bytes held", maxPending+2*len(long))
+	}
+	l.end(nil) // the last of the pair
+	total := 0
+	for _, c := range w.get() {
+		total += strings.Count(c, "\n")
+	}
+	if want := 7 + maxPending/len(long) + 2; total != want {
+		t.Errorf("%d lines written, want %d", total, want)
+	}
+	if n := l.active.Load(); n != 0 {
+		t.Errorf("%d requests still counted in flight", n)
+	}
+}
+
+// TestRequestLinesUnderLoad: concurrent requests through the server all
+// get their line, exactly once, by the time the last response is read; a
+// request that panics is counted out too.
+func TestRequestLinesUnderLoad(t *testing.T) {
+	e := newEnv(t, "")
+	e.do("POST", "/file/x.txt", "hello")
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			e.do("GET", "/file/x.txt", "", "X-Request-Id", fmt.Sprintf("load-%03d", i))
+		})
+	}
+	wg.Wait()
+	log := e.log.String()
+	for i := range n {
+		if c := strings.Count(log, fmt.Sprintf("req_id=load-%03d ", i)); c != 1 {
+			t.Errorf("request load-%03d has %d lines", i, c)
+		}
+	}
+	h := e.s.middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if resp, err := http.Get(srv.URL + "/boom"); err == nil {
+		resp.Body.Close()
+	}
+	if n := lineWriter(e.s.log).active.Load(); n != 0 {
+		t.Errorf("%d requests still counted in flight", n)
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -86,6 +87,14 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inflight.Add(1)
 		defer s.inflight.Done()
+		lw := lineWriter(s.log)
+		lw.begin()
+		ended := false
+		defer func() {
+			if !ended { // a panic got through: count the request out
+				lw.end(nil)
+			}
+		}()
 		// Everything the request needs is one allocation.
 		st := &reqState{start: time.Now(), r: r}
 		id := r.Header.Get("X-Request-Id")
@@ -138,7 +147,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if status >= 500 && level < slog.LevelWarn {
 			level = slog.LevelWarn
 		}
-		s.logRequest(r.Context(), level, "request", &f)
+		ended = true
+		s.logRequestEnd(r.Context(), level, "request", &f, lw)
 		if s.cfg.AccessLog == "combined" {
 			writeCombined(accessWriter{s}, r, st.start, st.holder.User, status, cw.n.Load())
 		}
@@ -180,6 +190,7 @@ type progressReporter struct {
 	mu      sync.Mutex
 	head    *reqState // the requests in flight, newest first
 	running bool
+	every   time.Duration // progressEvery, unless a test set another
 }
 
 func (p *progressReporter) add(s *Server, st *reqState) {
@@ -216,7 +227,9 @@ func (p *progressReporter) remove(st *reqState) {
 // run wakes up ten times per interval and logs the requests that are due;
 // it returns once no request is left.
 func (p *progressReporter) run(s *Server) {
-	every := progressEvery
+	p.mu.Lock()
+	every := cmp.Or(p.every, progressEvery)
+	p.mu.Unlock()
 	tick := time.NewTicker(max(every/10, time.Millisecond))
 	defer tick.Stop()
 	var due []*reqState
@@ -292,10 +305,17 @@ type requestFields struct {
 // logRequest writes one request or progress line: through the hand-written
 // encoder when the logger is NewLogger's, else through slog.
 func (s *Server) logRequest(ctx context.Context, level slog.Level, msg string, f *requestFields) {
+	s.logRequestEnd(ctx, level, msg, f, nil)
+}
+
+// logRequestEnd writes a request's last line and ends the request done
+// counted (see lockedWriter), which may hold the line for a moment.
+func (s *Server) logRequestEnd(ctx context.Context, level slog.Level, msg string, f *requestFields, done *lockedWriter) {
 	if h, ok := requestLog(s.log, level); ok {
-		h.writeRequest(time.Now(), level, msg, f)
+		h.writeRequest(time.Now(), level, msg, f, done)
 		return
 	}
+	done.end(nil)
 	if !s.log.Enabled(ctx, level) {
 		return
 	}
@@ -303,7 +323,7 @@ func (s *Server) logRequest(ctx context.Context, level slog.Level, msg string, f
 }
 
 // writeRequest encodes the fields in the order attrs lists them.
-func (h *logHandler) writeRequest(t time.Time, level slog.Level, msg string, f *requestFields) {
+func (h *logHandler) writeRequest(t time.Time, level slog.Level, msg string, f *requestFields, done *lockedWriter) {
 	l := h.begin(t, level, msg)
 	l.str("api", f.api)
 	l.str("method", f.method)
@@ -325,7 +345,7 @@ func (h *logHandler) writeRequest(t time.Time, level slog.Level, msg string, f *
 	if f.err != "" {
 		l.str("err", f.err)
 	}
-	h.end(l)
+	h.end(l, done)
 }
 
 // attrs are the fields as slog attributes, for a logger of another kind.

@@ -245,6 +245,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stopBg()
 	s.bg.Wait()
 	s.store.Close()
+	FlushLog(s.log) // request lines held for a moment (see lockedWriter)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

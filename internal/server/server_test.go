@@ -185,10 +185,10 @@ func TestRequestLog(t *testing.T) {
 // TestProgressLog: a transfer that takes longer than the progress interval
 // logs how far it got while it runs.
 func TestProgressLog(t *testing.T) {
-	old := progressEvery
-	progressEvery = 50 * time.Millisecond
-	defer func() { progressEvery = old }()
 	e := newEnv(t, "")
+	e.s.progress.mu.Lock()
+	e.s.progress.every = 50 * time.Millisecond
+	e.s.progress.mu.Unlock()
 	pr, pw := io.Pipe()
 	go func() {
 		for range 6 {
