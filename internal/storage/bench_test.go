@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/davnas/davnas/internal/testutil"
 )
 
 // loopbackBody returns a reader that delivers n bytes over a real loopback
@@ -110,9 +112,14 @@ func BenchmarkCreate(b *testing.B) {
 
 // BenchmarkCreateNew creates new 4 KiB files in a sub-directory, the shape
 // of the end-to-end benchmark's PUT workload (BenchmarkCreate replaces one
-// file).
+// file), in memory (testutil.MemDir), leaving the disk's noise out.
 func BenchmarkCreateNew(b *testing.B) {
-	s, dir := benchStore(b)
+	dir := testutil.MemDir(b)
+	s, err := Open(dir, Options{Fsync: false})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
 	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
 		b.Fatal(err)
 	}
