@@ -15,6 +15,28 @@ import (
 	"github.com/davnas/davnas/internal/testutil"
 )
 
+// benchServers builds davnas over dir (its configuration adjusted by mod),
+// its handlers for the principal without a root of its own, and a bare
+// x/net/webdav handler over the same directory.
+func benchServers(b *testing.B, dir string, mod func(*config.Config)) (*Server, *apiSet, http.Handler) {
+	b.Helper()
+	cfg := config.Default()
+	cfg.Root = dir
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg, NewLogger(cfg, io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.store.Close() })
+	api, err := s.apiFor("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, api, &webdav.Handler{FileSystem: webdav.Dir(dir), LockSystem: webdav.NewMemLS()}
+}
+
 // BenchmarkSmallGET serves a 4 KiB file through the whole handler chain
 // (request log, metrics, recovery, limits, access, routing), through the
 // /file/ handler alone (the difference is what the middleware costs a
@@ -25,18 +47,7 @@ func BenchmarkSmallGET(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "small.bin"), make([]byte, 4096), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Root = dir
-	s, err := New(cfg, NewLogger(cfg, io.Discard))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.store.Close()
-	api, err := s.apiFor("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	xnet := &webdav.Handler{FileSystem: webdav.Dir(dir), LockSystem: webdav.NewMemLS()}
+	s, api, xnet := benchServers(b, dir, nil)
 	for _, c := range []struct {
 		name, path string
 		h          http.Handler
@@ -66,19 +77,7 @@ func BenchmarkSmallPUT(b *testing.B) {
 	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Root = dir
-	cfg.Fsync = false
-	s, err := New(cfg, NewLogger(cfg, io.Discard))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.store.Close()
-	api, err := s.apiFor("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	xnet := &webdav.Handler{FileSystem: webdav.Dir(dir), LockSystem: webdav.NewMemLS()}
+	s, api, xnet := benchServers(b, dir, func(c *config.Config) { c.Fsync = false })
 	body := bytes.Repeat([]byte("y"), 4096)
 	n := 0
 	for _, c := range []struct {

@@ -145,6 +145,29 @@ func unnamedFiles(pid int, dir string, size int64) int {
 	return n
 }
 
+// attachStrace traces the system calls in calls (strace's -e trace= list)
+// of the server p, on every thread; detach stops it and returns the trace
+// and strace's own messages.
+func attachStrace(t *testing.T, strace string, p *testutil.Proc, calls string) (detach func() (trace, stderr string)) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "strace.out")
+	cmd := exec.Command(strace, "-f", "-qq", "-e", "trace="+calls, "-o", out, "-p", fmt.Sprint(p.Cmd.Process.Pid))
+	var serr bytes.Buffer
+	cmd.Stderr = &serr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	time.Sleep(500 * time.Millisecond) // let strace attach to every thread
+	return func() (string, string) {
+		time.Sleep(200 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT) // detach
+		cmd.Wait()
+		b, _ := os.ReadFile(out)
+		return string(b), serr.String()
+	}
+}
+
 // TestPutSystemCalls attaches strace to the running server and counts the
 // file-system system calls of small WebDAV PUTs of new files two
 // directories deep: the directory is opened in one openat2 (not walked an
@@ -157,28 +180,16 @@ func TestPutSystemCalls(t *testing.T) {
 	os.MkdirAll(filepath.Join(p.Root, "a", "b"), 0o755)
 	c := newClient(t, p)
 	c.expect(201, "PUT", "/dav/a/b/warm.bin", strings.NewReader("warm")) // the connection, the first open of the root
-	out := filepath.Join(t.TempDir(), "strace.out")
-	cmd := exec.Command(strace, "-f", "-qq", "-o", out, "-p", fmt.Sprint(p.Cmd.Process.Pid),
-		"-e", "trace=openat,openat2,open,close,newfstatat,statx,fstat,fcntl,linkat,renameat,renameat2,unlinkat,epoll_ctl,ioctl")
-	var serr bytes.Buffer
-	cmd.Stderr = &serr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	time.Sleep(500 * time.Millisecond) // let strace attach to every thread
+	detach := attachStrace(t, strace, p, "openat,openat2,open,close,newfstatat,statx,fstat,fcntl,linkat,renameat,renameat2,unlinkat,epoll_ctl,ioctl")
 	const puts = 50
 	body := strings.Repeat("x", 4096)
 	for i := range puts {
 		c.expect(201, "PUT", fmt.Sprintf("/dav/a/b/f%03d.bin", i), strings.NewReader(body))
 	}
-	time.Sleep(200 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGINT) // detach
-	cmd.Wait()
-	trace, _ := os.ReadFile(out)
+	trace, serr := detach()
 	counts := map[string]int{}
 	total := 0
-	for line := range strings.SplitSeq(string(trace), "\n") {
+	for line := range strings.SplitSeq(trace, "\n") {
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
 			continue
@@ -197,7 +208,7 @@ func TestPutSystemCalls(t *testing.T) {
 		}
 	}
 	if counts["openat2"] < puts {
-		t.Errorf("the upload directory was opened by openat2 %d times for %d PUTs\n%s\n%s", counts["openat2"], puts, trace, serr.String())
+		t.Errorf("the upload directory was opened by openat2 %d times for %d PUTs\n%s\n%s", counts["openat2"], puts, trace, serr)
 	}
 	// Per PUT: openat2 of a/b, openat of the O_TMPFILE, os.NewFile's
 	// fcntl, the existence fstatat, fstat for the ETag, linkat, two
@@ -215,28 +226,17 @@ func TestSendfile(t *testing.T) {
 	p := testutil.Start(t, "")
 	const size = 8 << 20
 	os.WriteFile(filepath.Join(p.Root, "big.bin"), bytes.Repeat([]byte("s"), size), 0o644)
-	out := filepath.Join(t.TempDir(), "strace.out")
-	cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=sendfile", "-o", out, "-p", fmt.Sprint(p.Cmd.Process.Pid))
-	var serr bytes.Buffer
-	cmd.Stderr = &serr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	time.Sleep(500 * time.Millisecond) // let strace attach to every thread
+	detach := attachStrace(t, strace, p, "sendfile")
 	c := newClient(t, p)
 	for _, path := range []string{"/file/big.bin", "/dav/big.bin"} {
 		if got := c.expect(200, "GET", path, nil); len(got) != size {
 			t.Fatalf("%s: %d bytes", path, len(got))
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGINT) // detach
-	cmd.Wait()
-	trace, _ := os.ReadFile(out)
+	trace, serr := detach()
 	var moved int64
 	calls := 0
-	for line := range strings.SplitSeq(string(trace), "\n") {
+	for line := range strings.SplitSeq(trace, "\n") {
 		if i := strings.LastIndex(line, "= "); strings.Contains(line, "sendfile(") && i > 0 {
 			var n int64
 			if _, err := fmt.Sscan(line[i+2:], &n); err == nil && n > 0 {
@@ -249,6 +249,6 @@ func TestSendfile(t *testing.T) {
 	// http.ServeContent sends the first 512 bytes by write to sniff; the
 	// rest of both downloads must go by sendfile.
 	if moved < 2*(size-512) {
-		t.Errorf("sendfile moved %d bytes of %d\n%s\n%s", moved, 2*size, trace, serr.String())
+		t.Errorf("sendfile moved %d bytes of %d\n%s\n%s", moved, 2*size, trace, serr)
 	}
 }
