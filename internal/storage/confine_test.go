@@ -176,3 +176,39 @@ func TestUploadDirResolution(t *testing.T) {
 	}
 	t.Logf("outcomes: %+v", viaOpenat2)
 }
+
+// TestSubStoreUploadDirConfined: a user's root (Store.Sub) confines an
+// upload's directory to itself, not to the volume: a link from one user's
+// root into another's, or to the volume's top, is refused, by openat2 and
+// by os.Root alike.
+func TestSubStoreUploadDirConfined(t *testing.T) {
+	t.Cleanup(func() { setNoOpenat2(false) })
+	for _, viaRoot := range []bool{false, true} {
+		setNoOpenat2(viaRoot)
+		s, dir := newStore(t)
+		ctx := context.Background()
+		alice, err := s.Sub("users/alice")
+		must(t, err)
+		_, err = s.Sub("users/bob")
+		must(t, err)
+		must(t, os.Mkdir(filepath.Join(dir, "users", "bob", "inbox"), 0o755))
+		must(t, os.Mkdir(filepath.Join(dir, "users", "alice", "own"), 0o755))
+		must(t, os.Symlink("../bob/inbox", filepath.Join(dir, "users", "alice", "to-bob")))
+		must(t, os.Symlink("../..", filepath.Join(dir, "users", "alice", "to-top")))
+		must(t, os.Symlink("own", filepath.Join(dir, "users", "alice", "to-own")))
+		for _, name := range []string{"to-bob/x", "to-top/x", "to-top/users/bob/inbox/x"} {
+			if _, err := alice.Create(ctx, name, strings.NewReader("pwned"), CreateOptions{ExpectedSize: -1}); !errors.Is(err, ErrOutsideRoot) {
+				t.Errorf("os.Root %v: Create(%q) = %v, want ErrOutsideRoot", viaRoot, name, err)
+			}
+		}
+		if _, err := alice.Create(ctx, "to-own/x", strings.NewReader("mine"), CreateOptions{ExpectedSize: -1}); err != nil {
+			t.Errorf("os.Root %v: Create through a link inside the user's root: %v", viaRoot, err)
+		}
+		if entries, _ := os.ReadDir(filepath.Join(dir, "users", "bob", "inbox")); len(entries) != 0 {
+			t.Errorf("os.Root %v: a file landed in another user's root", viaRoot)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+			t.Errorf("os.Root %v: a file landed at the volume's top", viaRoot)
+		}
+	}
+}
