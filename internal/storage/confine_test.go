@@ -212,3 +212,22 @@ func TestSubStoreUploadDirConfined(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedDirHandle: a directory handle used after close fails; it never
+// names descriptor 0 (the zero value's fd).
+func TestClosedDirHandle(t *testing.T) {
+	s, _ := newStore(t)
+	must(t, s.Mkdir("d", 0o755))
+	d, err := s.openDirHandle("d")
+	must(t, err)
+	d.close()
+	if err := d.at(func(int) error { return nil }); err == nil {
+		t.Error("at on a closed handle ran")
+	}
+	if err := d.sync(); err == nil {
+		t.Error("sync on a closed handle succeeded")
+	}
+	if _, err := d.lstat("x"); err == nil {
+		t.Error("lstat on a closed handle succeeded")
+	}
+}

@@ -62,6 +62,9 @@ func (d *dirHandle) close() {
 // it is (an Errno), for classify.
 func (d dirHandle) at(fn func(dirfd int) error) error {
 	if d.f == nil {
+		if !d.own { // closed (or never opened): not descriptor 0
+			return unix.EBADF
+		}
 		return fn(d.fd)
 	}
 	var ferr error
@@ -120,8 +123,8 @@ func (d dirHandle) setTimes(name string, t time.Time) error {
 }
 
 func (d dirHandle) sync() error {
-	if d.f != nil {
-		return d.f.Sync()
+	if d.f != nil || !d.own {
+		return d.f.Sync() // a nil f reports os.ErrInvalid
 	}
 	for {
 		if err := unix.Fsync(d.fd); err != unix.EINTR {
