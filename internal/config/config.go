@@ -311,6 +311,11 @@ func normalizeListen(s string) (string, error) {
 	if strings.ContainsAny(host, " /") {
 		return s, fmt.Errorf("--listen %q: invalid host", s)
 	}
+	if host != "" && strings.Trim(host, "0123456789.") == "" && net.ParseIP(host) == nil {
+		// No host name is digits and dots alone: a mistyped address
+		// would otherwise wait for the resolver before it failed.
+		return s, fmt.Errorf("--listen %q: %s is not an IP address", s, host)
+	}
 	return net.JoinHostPort(host, port), nil
 }
 

@@ -36,6 +36,11 @@ func TestValidated(t *testing.T) {
 		{func(c *Config) { c.Listen = "nope" }, "--listen"},
 		{func(c *Config) { c.Listen = ":99999" }, "port must be"},
 		{func(c *Config) { c.Listen = "localhost:http" }, "port must be"},
+		// Digits and dots are no host name (RFC 1123 forbids an all-numeric
+		// top label): refused at once, not after a DNS lookup that may
+		// take as long as the resolver's timeouts.
+		{func(c *Config) { c.Listen = "256.1.1.1:0" }, "not an IP address"},
+		{func(c *Config) { c.Listen = "10.0.1:80" }, "not an IP address"},
 		{func(c *Config) { c.DAVPrefix = "dav" }, "must start with /"},
 		{func(c *Config) { c.DAVPrefix = "/file/" }, "used by davnas"},
 		{func(c *Config) { c.DAVPrefix = "/healthz" }, "used by davnas"},

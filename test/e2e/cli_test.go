@@ -55,7 +55,7 @@ func TestCLIErrors(t *testing.T) {
 		{"root is a file", []string{"serve", "--root", file, "--listen", "127.0.0.1:0"}, "is not a directory"},
 		{"root under a file", []string{"serve", "--root", file + "/sub", "--listen", "127.0.0.1:0"}, "cannot use storage root"},
 		{"bad listen", []string{"serve", "--root", tmp, "--listen", "localhost:http"}, "--listen"},
-		{"bad listen host", []string{"serve", "--root", tmp, "--listen", "256.1.1.1:0"}, "cannot listen on"},
+		{"bad listen host", []string{"serve", "--root", tmp, "--listen", "256.1.1.1:0"}, "is not an IP address"},
 		{"port in use", []string{"serve", "--root", tmp, "--listen", busy.Addr().String()}, "address already in use"},
 		{"bad log format", []string{"serve", "--log-format", "xml"}, "--log-format"},
 		{"bad duration", []string{"serve", "--shutdown-grace", "soon"}, "shutdown-grace"},
