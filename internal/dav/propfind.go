@@ -175,7 +175,8 @@ type propWriter struct {
 	// directory mostly share one.
 	ctExt, ct string
 
-	plan []plannedProp // pf.names, once each, with what the stat gives
+	plan     []plannedProp    // pf.names, once each, with what the stat gives
+	allPlans [2][]plannedProp // allprop's plan for a file and a collection without dead properties
 }
 
 func newPropWriter(h *Handler, ctx context.Context, pf propfindReq) *propWriter {
@@ -278,13 +279,14 @@ func appendHTTPDate(b []byte, t time.Time) []byte {
 // clean path is only joined when a property or the recursion needs it.
 func (pw *propWriter) walk(ms *multistatus, dir string, deep bool) error {
 	dirHref := pw.h.appendHref(nil, dir, true)
-	return pw.h.store.ReadDir(pw.ctx, dir, func(e storage.Entry) error {
+	return pw.h.store.ReadDirMeta(pw.ctx, dir, pw.listMeta(), func(e storage.Entry) error {
 		isDir := e.Info.IsDir()
 		pw.href = appendEscapedPath(append(pw.href[:0], dirHref...), e.Name)
 		if isDir {
 			pw.href = append(pw.href, '/')
 		}
-		rc := resource{pw: pw, parent: dir, base: e.Name, fi: e.Info}
+		rc := resource{pw: pw, parent: dir, base: e.Name, fi: e.Info,
+			dead: e.Props, deadRead: e.PropsRead, birth: e.Birth, hasBirth: e.HasBirth, birthRead: e.BirthRead}
 		if err := pw.writeResponse(ms.beginBytes(pw.href), ms, &rc); err != nil {
 			return err
 		}
@@ -333,20 +335,13 @@ func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, rc *resour
 		}
 		b.WriteString("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>")
 	default:
-		names := pw.pf.names
+		plan := pw.plan
 		if pw.pf.allprop {
-			names = append(pw.liveNames(fi), pw.pf.names...)
 			dead, err := rc.deadProps()
 			if err != nil {
 				return err
 			}
-			for n := range dead {
-				names = append(names, xml.Name(n))
-			}
-		}
-		plan := pw.plan
-		if pw.pf.allprop {
-			plan = planProps(names)
+			plan = pw.allpropPlan(fi, dead)
 		}
 		var missing []xml.Name
 		open := false
@@ -392,6 +387,27 @@ func (pw *propWriter) writeResponse(b *bytes.Buffer, ms *multistatus, rc *resour
 	return ms.end()
 }
 
+// allpropPlan is the plan of an allprop response: the live properties, the
+// included ones and the dead ones. Members without dead properties (most)
+// share one plan for files and one for collections.
+func (pw *propWriter) allpropPlan(fi fs.FileInfo, dead storage.Props) []plannedProp {
+	if len(dead) > 0 {
+		names := append(pw.liveNames(fi), pw.pf.names...)
+		for n := range dead {
+			names = append(names, xml.Name(n))
+		}
+		return planProps(names)
+	}
+	i := 0
+	if fi.IsDir() {
+		i = 1
+	}
+	if pw.allPlans[i] == nil {
+		pw.allPlans[i] = planProps(append(pw.liveNames(fi), pw.pf.names...))
+	}
+	return pw.allPlans[i]
+}
+
 // liveNames are the live properties of a resource, for allprop and propname.
 func (pw *propWriter) liveNames(fi fs.FileInfo) []xml.Name {
 	out := make([]xml.Name, 0, len(allpropNames))
@@ -412,7 +428,10 @@ type resource struct {
 	// joinClean(parent, base), joined on first use by path.
 	clean, parent, base string
 	fi                  fs.FileInfo
-	dead                storage.Props
+	dead                storage.Props // when deadRead; nil is none
+	deadRead            bool
+	birth               time.Time // when birthRead and hasBirth
+	hasBirth, birthRead bool
 }
 
 func (rc *resource) path() string {
@@ -466,14 +485,37 @@ func (rc *resource) writeFromStat(b *bytes.Buffer, k statProp) {
 }
 
 func (rc *resource) deadProps() (storage.Props, error) {
-	if rc.dead == nil {
+	if !rc.deadRead {
 		p, err := rc.pw.h.store.Props(rc.path())
 		if err != nil {
 			return nil, err
 		}
-		rc.dead = p
+		rc.dead, rc.deadRead = p, true
 	}
 	return rc.dead, nil
+}
+
+// listMeta is what a listing's members need besides their stat: the birth
+// time for creationdate, the dead properties for allprop, propname or a
+// property davnas does not compute. The listing reads them relative to its
+// directory (storage.ReadDirMeta) rather than opening each member.
+func (pw *propWriter) listMeta() storage.ListMeta {
+	var m storage.ListMeta
+	if pw.pf.allprop || pw.pf.propname {
+		m |= storage.MetaProps
+	}
+	if pw.pf.allprop {
+		m |= storage.MetaBirth
+	}
+	for _, p := range pw.plan {
+		switch {
+		case p.name == pCreationDate:
+			m |= storage.MetaBirth
+		case p.stat == spNone && !computed[p.name]:
+			m |= storage.MetaProps
+		}
+	}
+	return m
 }
 
 // value returns the XML value of property n, or false when the resource
@@ -493,7 +535,10 @@ func (rc *resource) value(n xml.Name) (string, bool, error) {
 		// RFC 4918 §15.1: an RFC 3339 date-time. Finder shows it as the
 		// creation date; where the file system keeps no birth time the
 		// property is absent rather than made up from another time.
-		t, ok := h.store.Birth(rc.path())
+		t, ok := rc.birth, rc.hasBirth
+		if !rc.birthRead {
+			t, ok = h.store.Birth(rc.path())
+		}
 		if !ok {
 			return "", false, nil
 		}

@@ -20,7 +20,24 @@ type Entry struct {
 	ModTime time.Time   `json:"modTime"`
 	IsDir   bool        `json:"isDir"`
 	Info    fs.FileInfo `json:"-"`
+
+	// What ReadDirMeta read besides the stat, when asked (ListMeta) and
+	// the fast path could settle it; otherwise the caller asks Store.Birth
+	// and Store.Props by name. A symbolic link's are never read here.
+	Birth     time.Time `json:"-"`
+	HasBirth  bool      `json:"-"` // Birth is set: the file system keeps birth times
+	BirthRead bool      `json:"-"` // the birth time was looked up (HasBirth tells the answer)
+	Props     Props     `json:"-"` // the dead properties, nil when there are none
+	PropsRead bool      `json:"-"` // Props was read
 }
+
+// ListMeta asks ReadDirMeta for more of each member than its stat.
+type ListMeta uint8
+
+const (
+	MetaBirth ListMeta = 1 << iota // Entry.Birth: the birth time (creationdate)
+	MetaProps                      // Entry.Props: the dead properties
+)
 
 // readDirBatch bounds how many entries are held at once while streaming a
 // directory.
@@ -39,6 +56,12 @@ const readDirBatch = 512
 // one stat per entry is most of a listing's system time and fn's work
 // (PROPFIND's XML) most of its user time, and on two cores they overlap.
 func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) error {
+	return s.ReadDirMeta(ctx, name, 0, fn)
+}
+
+// ReadDirMeta is ReadDir that also reads, in the same pass and relative to
+// the directory, what meta asks of each member (see Entry).
+func (s *Store) ReadDirMeta(ctx context.Context, name string, meta ListMeta, fn func(Entry) error) error {
 	clean, err := resolve("readdir", name)
 	if err != nil {
 		return err
@@ -79,7 +102,7 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 				names, eof, err = readNames(fd, *bp, readDirBatch)
 				return err
 			})
-			b := batch{entries: s.statBatch(d, clean, names), err: err}
+			b := batch{entries: s.statBatch(d, clean, names, meta), err: err}
 			switch {
 			case err != nil:
 				b.err = wrap("readdir", clean, err)
@@ -121,10 +144,14 @@ func (s *Store) ReadDir(ctx context.Context, name string, fn func(Entry) error) 
 
 // statBatch describes the names read from the directory d (clean), with
 // one fstatat(2) each relative to d: no path walk, no *os.File machinery
-// and no allocation per entry.
-func (s *Store) statBatch(d *os.File, clean string, names []string) []Entry {
+// and no allocation per entry. meta asks for more (memberMeta).
+func (s *Store) statBatch(d *os.File, clean string, names []string, meta ListMeta) []Entry {
 	out := make([]Entry, 0, len(names))
 	infos := make([]statInfo, len(names)) // one allocation for the batch
+	var xbuf, side []byte
+	if meta&MetaProps != 0 {
+		xbuf = make([]byte, metaXattrBuf)
+	}
 	control(d, "fstatat", func(fd int) error {
 		for i, n := range names {
 			if IsReserved(n) {
@@ -149,6 +176,9 @@ func (s *Store) statBatch(d *os.File, clean string, names []string) []Entry {
 			e := Entry{Name: n, Size: fi.Size(), ModTime: fi.ModTime().UTC(), IsDir: fi.IsDir(), Info: fi}
 			if e.IsDir {
 				e.Size = 0
+			}
+			if meta != 0 && fi == fs.FileInfo(info) {
+				side = memberMeta(fd, n, meta, &e, xbuf, side)
 			}
 			out = append(out, e)
 		}

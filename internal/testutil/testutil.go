@@ -38,15 +38,30 @@ func Need(t testing.TB, command string) string {
 }
 
 // NullResponseWriter is an http.ResponseWriter that throws the response
-// away, for benchmarks of handlers without a network. It answers
-// http.ResponseController's SetWriteDeadline, as the server's own writer
-// does.
-type NullResponseWriter struct{ H http.Header }
+// away, for benchmarks of handlers without a network, keeping only the
+// status. It answers http.ResponseController's SetWriteDeadline, as the
+// server's own writer does.
+type NullResponseWriter struct {
+	H    http.Header
+	Code int // the first status written (0 until then)
+}
 
 // NewNullResponseWriter returns a NullResponseWriter with empty headers.
 func NewNullResponseWriter() *NullResponseWriter { return &NullResponseWriter{H: http.Header{}} }
 
-func (w *NullResponseWriter) Header() http.Header              { return w.H }
-func (w *NullResponseWriter) Write(p []byte) (int, error)      { return len(p), nil }
-func (w *NullResponseWriter) WriteHeader(int)                  {}
+func (w *NullResponseWriter) Header() http.Header { return w.H }
+
+func (w *NullResponseWriter) Write(p []byte) (int, error) {
+	if w.Code == 0 {
+		w.Code = http.StatusOK
+	}
+	return len(p), nil
+}
+
+func (w *NullResponseWriter) WriteHeader(code int) {
+	if w.Code == 0 {
+		w.Code = code
+	}
+}
+
 func (w *NullResponseWriter) SetWriteDeadline(time.Time) error { return nil }

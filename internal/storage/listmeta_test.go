@@ -1,0 +1,121 @@
+package storage
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/davnas/davnas/internal/testutil"
+)
+
+// listMeta lists dir with meta and returns the entries by name.
+func listMeta(t *testing.T, s *Store, dir string, meta ListMeta) map[string]Entry {
+	t.Helper()
+	out := map[string]Entry{}
+	must(t, s.ReadDirMeta(context.Background(), dir, meta, func(e Entry) error {
+		out[e.Name] = e
+		return nil
+	}))
+	return out
+}
+
+// TestReadDirMeta: a listing reads each member's birth time and dead
+// properties relative to its directory when asked, and leaves to the slow
+// path (Store.Birth, Store.Props) exactly what it cannot settle: a sidecar,
+// a symbolic link. Whatever it reports agrees with the slow path.
+func TestReadDirMeta(t *testing.T) {
+	s, dir := newStore(t)
+	must(t, os.Mkdir(filepath.Join(dir, "d"), 0o755))
+	for _, n := range []string{"plain", "small", "large"} {
+		must(t, os.WriteFile(filepath.Join(dir, "d", n), []byte(n), 0o644))
+	}
+	must(t, os.Mkdir(filepath.Join(dir, "d", "sub"), 0o755))
+	must(t, os.Symlink("small", filepath.Join(dir, "d", "link")))
+	setProp(t, s, "d/small", color, "blue")
+	setProp(t, s, "d/sub", color, "green")
+	setProp(t, s, "d/large", big, bigValue) // in the sidecar
+
+	if got := listMeta(t, s, "d", 0); got["small"].PropsRead || got["small"].BirthRead {
+		t.Errorf("a plain listing read metadata: %+v", got["small"])
+	}
+	got := listMeta(t, s, "d", MetaBirth|MetaProps)
+	if len(got) != 5 {
+		t.Fatalf("listed %d entries, want 5 (the sidecar hidden): %v", len(got), got)
+	}
+	for _, n := range []string{"plain", "small", "sub"} {
+		e := got[n]
+		if !e.PropsRead || !e.BirthRead {
+			t.Errorf("%s: properties read %v, birth read %v; want both read in the listing", n, e.PropsRead, e.BirthRead)
+		}
+		want, ok := s.Birth("d/" + n)
+		if e.HasBirth != ok || !e.Birth.Equal(want) {
+			t.Errorf("%s: birth %v (%v), Store.Birth says %v (%v)", n, e.Birth, e.HasBirth, want, ok)
+		}
+		p, err := s.Props("d/" + n)
+		must(t, err)
+		if len(p) != len(e.Props) || p[color] != e.Props[color] {
+			t.Errorf("%s: listed properties %v, Store.Props says %v", n, e.Props, p)
+		}
+	}
+	if got["plain"].Props != nil {
+		t.Errorf("plain: properties %v, want none", got["plain"].Props)
+	}
+	if got["small"].Props[color] != "blue" || got["sub"].Props[color] != "green" {
+		t.Errorf("extended attribute properties: small %v, sub %v", got["small"].Props, got["sub"].Props)
+	}
+	if e := got["large"]; e.PropsRead {
+		t.Errorf("large: its properties are in the sidecar, yet the listing settled them: %v", e.Props)
+	}
+	if e := got["link"]; e.PropsRead || e.BirthRead {
+		t.Errorf("link: a symbolic link's metadata was read in place: %+v", e)
+	}
+	if p := propOf(t, s, "d/large", big); p != bigValue {
+		t.Errorf("large: the slow path lost the sidecar's property (%d bytes)", len(p))
+	}
+}
+
+// TestReadDirMetaFallback: without getxattrat (a kernel before 6.13, or a
+// seccomp filter that refuses it), a listing leaves every member's dead
+// properties to the slow path, and still reads birth times.
+func TestReadDirMetaFallback(t *testing.T) {
+	s, dir := newStore(t)
+	must(t, os.WriteFile(filepath.Join(dir, "f"), nil, 0o644))
+	setProp(t, s, "f", color, "red")
+	noXattrat.Store(true)
+	t.Cleanup(func() { noXattrat.Store(false) })
+	e := listMeta(t, s, ".", MetaBirth|MetaProps)["f"]
+	if e.PropsRead || !e.BirthRead {
+		t.Errorf("without getxattrat: properties read %v (want false), birth read %v (want true)", e.PropsRead, e.BirthRead)
+	}
+	if propOf(t, s, "f", color) != "red" {
+		t.Error("the slow path lost the property")
+	}
+}
+
+// TestReadDirMetaLargeXattr: an extended attribute larger than the
+// listing's buffer (tmpfs takes up to 64 KiB) is left to the slow path,
+// which reads it whole.
+func TestReadDirMetaLargeXattr(t *testing.T) {
+	dir := testutil.MemDir(t) // ext4 would put it in the sidecar
+	s, err := Open(dir, Options{})
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	must(t, os.WriteFile(filepath.Join(dir, "f"), nil, 0o644))
+	long := strings.Repeat("w", 3*metaXattrBuf)
+	setProp(t, s, "f", color, long)
+	if _, err := unix.Getxattr(filepath.Join(dir, "f"), propsXattr, nil); err != nil {
+		// The file system put it in the sidecar: the slow path either way.
+		t.Logf("the properties went to the sidecar here: %v", err)
+	}
+	e := listMeta(t, s, ".", MetaProps)["f"]
+	if e.PropsRead {
+		t.Errorf("a %d-byte property was settled with a %d-byte buffer", len(long), metaXattrBuf)
+	}
+	if propOf(t, s, "f", color) != long {
+		t.Error("the slow path did not read the large property whole")
+	}
+}
