@@ -159,7 +159,8 @@ func (s *Store) statBatch(d *os.File, clean string, names []string, meta ListMet
 			}
 			info := &infos[i]
 			info.name = n
-			if err := fstatatNUL(fd, n, &info.st); err != nil {
+			var birth birthTime
+			if err := statMember(fd, n, &info.st, meta&MetaBirth != 0, &birth); err != nil {
 				continue // removed while we listed
 			}
 			var fi fs.FileInfo = info
@@ -178,7 +179,12 @@ func (s *Store) statBatch(d *os.File, clean string, names []string, meta ListMet
 				e.Size = 0
 			}
 			if meta != 0 && fi == fs.FileInfo(info) {
-				side = memberMeta(fd, n, meta, &e, xbuf, side)
+				if birth.read {
+					e.Birth, e.HasBirth, e.BirthRead = birth.t, birth.ok, true
+					side = memberMeta(fd, n, meta&^MetaBirth, &e, xbuf, side)
+				} else {
+					side = memberMeta(fd, n, meta, &e, xbuf, side)
+				}
 			}
 			out = append(out, e)
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -59,6 +60,21 @@ func TestReadDirMeta(t *testing.T) {
 		must(t, err)
 		if len(p) != len(e.Props) || p[color] != e.Props[color] {
 			t.Errorf("%s: listed properties %v, Store.Props says %v", n, e.Props, p)
+		}
+	}
+	// With the birth time, a member's stat comes from statx: the same as
+	// the kernel's stat of it, field by field.
+	for _, n := range []string{"plain", "sub"} {
+		fi, err := os.Lstat(filepath.Join(dir, "d", n))
+		must(t, err)
+		want := *fi.Sys().(*syscall.Stat_t)
+		have := *got[n].Info.Sys().(*syscall.Stat_t)
+		want.Atim, have.Atim = syscall.Timespec{}, syscall.Timespec{} // the Lstat may read it later
+		if have != want {
+			t.Errorf("%s: the listing's stat\n%+v\nLstat's\n%+v", n, have, want)
+		}
+		if got[n].Info.ModTime() != fi.ModTime() || got[n].Info.Mode() != fi.Mode() || got[n].Info.Size() != fi.Size() {
+			t.Errorf("%s: FileInfo %v %v %d, Lstat %v %v %d", n, got[n].Info.ModTime(), got[n].Info.Mode(), got[n].Info.Size(), fi.ModTime(), fi.Mode(), fi.Size())
 		}
 	}
 	if got["plain"].Props != nil {
