@@ -113,6 +113,7 @@ func (b *bench) tableWorkloads() []workload {
 		{"put4k", fmt.Sprintf("4. 4 KiB PUT of new files, %d Go clients, keep-alive", b.cfg.putClients), "req/s", []ref{refNginxPut, refXnetPut, refFloorPut}},
 		{"get4k", "5. 4 KiB GET, wrk -t2 -c32 -d" + b.cfg.wrkDur.String(), "req/s", []ref{refXnetGet, refNginxGet}},
 		{"propfind", fmt.Sprintf("6. PROPFIND Depth 1 of %d files", b.cfg.nFiles), "s", []ref{{"", "nginx PROPFIND", "nginx"}, {"", "x/net PROPFIND", "x/net"}}},
+		{"propfind_all", fmt.Sprintf("6. PROPFIND Depth 1 of %d files, allprop (empty body)", b.cfg.nFiles), "s", []ref{{"", "nginx PROPFIND", "nginx"}, {"", "x/net PROPFIND", "x/net"}}},
 		{"append", fmt.Sprintf("7. 4 KiB appends to one file, %d clients", b.cfg.putClients), "req/s", nil},
 		{"wc", "8. line count of " + big, "s", []ref{{"", "wc -l (limit)", "wc -l"}}},
 		{"idle_rss", "9. idle RSS after start", "MiB", []ref{{"", "x/net", "x/net"}, {"", "nginx", "nginx"}, refFloorRSS}},
@@ -131,7 +132,7 @@ func unitOf(wl string) string {
 		return "MB/s"
 	case wl == "put4k", wl == "get4k", wl == "append":
 		return "req/s"
-	case wl == "propfind", wl == "wc":
+	case wl == "propfind", wl == "propfind_all", wl == "wc":
 		return "s"
 	case strings.HasPrefix(wl, "cpu"):
 		return "CPU s/GiB"

@@ -209,6 +209,16 @@ const reps = 3
 // propfind: a Depth 1 PROPFIND of the 10,000-file collection, with the
 // property list davfs2 and rclone ask for; seconds until the last byte.
 func (b *bench) propfind(readers []*server) {
+	b.propfindWith("propfind", []byte(propfindBody), readers)
+}
+
+// propfindAllprop: the same listing with an empty body (allprop: every
+// live property and the dead ones), what curl and litmus send.
+func (b *bench) propfindAllprop(readers []*server) {
+	b.propfindWith("propfind_all", nil, readers)
+}
+
+func (b *bench) propfindWith(wl string, body []byte, readers []*server) {
 	for _, s := range readers {
 		if s.kind == "nginx" && !b.have["dav_ext"] {
 			continue
@@ -222,17 +232,17 @@ func (b *bench) propfind(readers []*server) {
 			var out []byte
 			d, err := timed(func() error {
 				var err error
-				out, err = do(c, "PROPFIND", s.davURL("dir10k/"), []byte(propfindBody), "Depth", "1", "Content-Type", "application/xml")
+				out, err = do(c, "PROPFIND", s.davURL("dir10k/"), body, "Depth", "1", "Content-Type", "application/xml")
 				return err
 			})
 			if n := bytes.Count(out, []byte("response>")) / 2; err == nil && n != b.cfg.nFiles+1 {
 				err = fmt.Errorf("%d responses, want %d", n, b.cfg.nFiles+1)
 			}
 			if err != nil {
-				b.warn("PROPFIND %s: %v", subject, err)
+				b.warn("PROPFIND (%s) %s: %v", wl, subject, err)
 				break
 			}
-			b.res.add("propfind", subject, d.Seconds())
+			b.res.add(wl, subject, d.Seconds())
 		}
 		c.CloseIdleConnections()
 	}

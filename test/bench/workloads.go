@@ -70,6 +70,7 @@ func (b *bench) round(r int) {
 	step("4 KiB PUT", func() { b.put4k(append(order, b.floor)) })
 	step("4 KiB GET (wrk)", func() { b.get4k(readers) })
 	step("PROPFIND", func() { b.propfind(readers) })
+	step("PROPFIND allprop", func() { b.propfindAllprop(readers) })
 	step("appends", func() { b.appends(order) })
 	step("wc", func() { b.wc(order) })
 	for _, s := range append(order, b.floor) {
