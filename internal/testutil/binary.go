@@ -99,7 +99,12 @@ func StartArgs(t testing.TB, root string, opt Options, args ...string) *Proc {
 		t.Fatal(err)
 	}
 	addr := make(chan string, 1)
+	// The log is read to its end before Wait: Wait closes the pipe once
+	// the process exits, and lines still in it were lost (a test that
+	// looked for "davnas stopped" failed now and then).
+	readDone := make(chan struct{})
 	go func() {
+		defer close(readDone)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -117,6 +122,7 @@ func StartArgs(t testing.TB, root string, opt Options, args ...string) *Proc {
 		io.Copy(io.Discard, stderr)
 	}()
 	go func() {
+		<-readDone
 		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
