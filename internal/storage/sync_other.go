@@ -2,6 +2,11 @@
 
 package storage
 
-import "os"
+import (
+	"os"
+	"syscall"
+)
 
 func fdatasync(f *os.File) error { return f.Sync() }
+
+func fdatasyncFd(fd int) error { return syscall.Fsync(fd) }

@@ -33,6 +33,16 @@ import (
 // openTmpfile creates an unnamed file, readable and writable, in the
 // directory dir.
 func openTmpfile(dir dirHandle, perm fs.FileMode) (*os.File, error) {
+	fd, err := openTmpfileFd(dir, perm)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "."), nil
+}
+
+// openTmpfileFd is openTmpfile's bare descriptor: an upload makes it an
+// *os.File only on the paths that need one (os.NewFile costs an fcntl).
+func openTmpfileFd(dir dirHandle, perm fs.FileMode) (int, error) {
 	var fd int
 	err := dir.at(func(dfd int) error {
 		var err error
@@ -44,36 +54,46 @@ func openTmpfile(dir dirHandle, perm fs.FileMode) (*os.File, error) {
 		}
 	})
 	if err != nil {
-		return nil, &os.SyscallError{Syscall: "open", Err: err}
+		return -1, &os.SyscallError{Syscall: "open", Err: err}
 	}
-	return os.NewFile(uintptr(fd), "."), nil
+	return fd, nil
 }
 
 // linkTmpfile gives the unnamed file f the name name in dir; it fails with
 // fs.ErrExist when the name is taken.
 func linkTmpfile(f *os.File, dir dirHandle, name string) error {
+	var lerr error
+	if err := control(f, "link", func(fd int) error {
+		lerr = linkTmpfileFd(fd, dir, name)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return lerr
+}
+
+// linkTmpfileFd is linkTmpfile for a bare descriptor.
+func linkTmpfileFd(fd int, dir dirHandle, name string) error {
 	if testHookLink != nil {
 		if err := testHookLink(); err != nil {
 			return err
 		}
 	}
 	var lerr error
-	err := control(f, "link", func(fd int) error {
-		return dir.at(func(dfd int) error {
-			if !noEmptyPathLink.Load() {
-				lerr = unix.Linkat(fd, "", dfd, name, unix.AT_EMPTY_PATH)
-				if lerr != unix.ENOENT && lerr != unix.EPERM {
-					return nil
-				}
+	err := dir.at(func(dfd int) error {
+		if !noEmptyPathLink.Load() {
+			lerr = unix.Linkat(fd, "", dfd, name, unix.AT_EMPTY_PATH)
+			if lerr != unix.ENOENT && lerr != unix.EPERM {
+				return nil
 			}
-			// ENOENT: a kernel before 6.10 without the capability (or a
-			// directory since removed, which /proc cannot link into either).
-			lerr = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dfd, name, unix.AT_SYMLINK_FOLLOW)
-			if lerr == nil {
-				noEmptyPathLink.Store(true)
-			}
-			return nil
-		})
+		}
+		// ENOENT: a kernel before 6.10 without the capability (or a
+		// directory since removed, which /proc cannot link into either).
+		lerr = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dfd, name, unix.AT_SYMLINK_FOLLOW)
+		if lerr == nil {
+			noEmptyPathLink.Store(true)
+		}
+		return nil
 	})
 	switch {
 	case err != nil:

@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/davnas/davnas/internal/testutil"
 )
 
 // Every upload path is run twice: with unnamed files (O_TMPFILE, the
@@ -266,4 +269,41 @@ func TestLinkRefusedFallsBackToCopy(t *testing.T) {
 	if tmp := tempFiles(t, dir); len(tmp) != 0 {
 		t.Fatalf("temporary files left: %v", tmp)
 	}
+}
+
+// TestDroppedUploadClosesItsFile: an unnamed upload is held as a bare
+// descriptor, not an *os.File; one dropped without Abort (a handler that
+// panicked) must still have its descriptor closed, or the unnamed file's
+// blocks stay allocated for as long as the process runs.
+func TestDroppedUploadClosesItsFile(t *testing.T) {
+	s, _ := newStore(t)
+	if !s.sh.tmpfile {
+		testutil.Missing(t, "unnamed files (O_TMPFILE) on the test directory's file system")
+	}
+	fd := func() int {
+		a, err := s.NewAtomicFile("dropped.bin", CreateOptions{ExpectedSize: -1})
+		must(t, err)
+		if _, err := a.Write([]byte("lost")); err != nil {
+			t.Fatal(err)
+		}
+		if a.fd < 0 {
+			t.Fatal("the unnamed upload was made an *os.File before it needed one")
+		}
+		a.closeDir()
+		return a.fd
+	}()
+	target := func() string { l, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); return l }
+	held := target()
+	if !strings.Contains(held, "(deleted)") && !strings.HasPrefix(held, "/") {
+		t.Fatalf("descriptor %d is %q, not the upload's unnamed file", fd, held)
+	}
+	for range 100 {
+		runtime.GC()
+		runtime.Gosched()
+		if target() != held {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Errorf("descriptor %d (%s) still open after the upload was dropped and 100 collections ran", fd, held)
 }

@@ -19,14 +19,21 @@ const writebackChunk = 8 << 20
 // Without sync_file_range (not Linux, or a file system that refuses it) it
 // degrades to plain writes.
 type writebackWriter struct {
-	f       *os.File
-	written int64 // bytes written
-	started int64 // end of the range already handed to writeback
-	off     bool  // sync_file_range failed once: stop trying
+	f       *os.File // the file, or nil for a bare descriptor:
+	fd      int      // an unnamed upload's (AtomicFile.fd)
+	written int64    // bytes written
+	started int64    // end of the range already handed to writeback
+	off     bool     // sync_file_range failed once: stop trying
 }
 
 func (w *writebackWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
+	var n int
+	var err error
+	if w.f != nil {
+		n, err = w.f.Write(p)
+	} else {
+		n, err = writeFd(w.fd, p)
+	}
 	w.written += int64(n)
 	if err == nil && !w.off && w.written-w.started >= writebackChunk {
 		w.kick()
@@ -36,7 +43,7 @@ func (w *writebackWriter) Write(p []byte) (int, error) {
 
 func (w *writebackWriter) kick() {
 	start, end := w.started, w.written
-	err := control(w.f, "sync_file_range", func(fd int) error {
+	syncRange := func(fd int) error {
 		if start > 0 {
 			// Wait for the previous chunk: dirty pages stay bounded.
 			prev := max(start-writebackChunk, 0)
@@ -46,7 +53,13 @@ func (w *writebackWriter) kick() {
 			}
 		}
 		return unix.SyncFileRange(fd, start, end-start, unix.SYNC_FILE_RANGE_WRITE)
-	})
+	}
+	var err error
+	if w.f != nil {
+		err = control(w.f, "sync_file_range", syncRange)
+	} else {
+		err = syncRange(w.fd)
+	}
 	if err != nil {
 		w.off = true
 		return
