@@ -20,9 +20,21 @@ import (
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	buildPath string
 	buildErr  error
 )
+
+// Main runs a package's tests and then removes the binary Binary built
+// (20 MB a test process, which used to stay in the temporary directory).
+// A package whose tests start davnas calls it from its TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 // Binary builds cmd/davnas once per test process and returns its path. Set
 // DAVNAS_BIN to test a binary built elsewhere.
@@ -37,6 +49,7 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		buildDir = dir
 		buildPath = filepath.Join(dir, "davnas")
 		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/davnas/davnas/cmd/davnas")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
