@@ -103,6 +103,10 @@ func StartArgs(t testing.TB, root string, opt Options, args ...string) *Proc {
 	cmd := exec.Command(Binary(t), args...)
 	cmd.Dir = opt.Dir
 	cmd.Env = append(os.Environ(), opt.Env...)
+	// Killed with the test process, should that die before its cleanups
+	// run (a go test piped into head, which then got SIGPIPE, left a
+	// server running on its own).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
