@@ -141,7 +141,7 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 	if s.sh.tmpfile {
 		// A bare descriptor: a small upload writes, stats and links it
 		// without ever needing an *os.File (whose os.NewFile costs an
-		// fcntl, a tenth of a small PUT's system calls). The cleanup
+		// fcntl, one of a small PUT's eight system calls). The cleanup
 		// closes it should the upload be dropped without Abort.
 		if fd, err := openTmpfileFd(d, perm); err == nil {
 			if a.existed != nil {
