@@ -152,33 +152,27 @@ func setInt[T ~int32 | ~int64](p *T, v int64)               { *p = T(v) }
 // in memory by a NUL) in dirfd into buf, without following a symbolic link.
 func getxattratNUL(dirfd int, name string, buf []byte) (int, error) {
 	args := xattrArgs{value: uint64(uintptr(unsafe.Pointer(&buf[0]))), size: uint32(len(buf))}
-	for {
-		r, _, e := syscall.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(unsafe.StringData(name))),
+	var r uintptr
+	err := retryErrno(func() syscall.Errno {
+		var e syscall.Errno
+		r, _, e = syscall.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(unsafe.StringData(name))),
 			unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(&propsXattrZ[0])), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
-		runtime.KeepAlive(buf)
-		switch e {
-		case 0:
-			return int(r), nil
-		case syscall.EINTR:
-			continue
-		}
-		return 0, e
+		return e
+	})
+	runtime.KeepAlive(buf) // args holds its address as an integer
+	if err != nil {
+		return 0, err
 	}
+	return int(r), nil
 }
 
 // statxNUL is statx(2) for a name followed in memory by a NUL byte.
 func statxNUL(dirfd int, name string, flags, mask int, stx *unix.Statx_t) error {
-	for {
+	return retryErrno(func() syscall.Errno {
 		_, _, e := syscall.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(unsafe.Pointer(unsafe.StringData(name))),
 			uintptr(flags), uintptr(mask), uintptr(unsafe.Pointer(stx)), 0)
-		switch e {
-		case 0:
-			return nil
-		case syscall.EINTR:
-			continue
-		}
 		return e
-	}
+	})
 }
 
 // Compile-time: xattrArgs is the kernel's 16 bytes.

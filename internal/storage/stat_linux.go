@@ -72,16 +72,26 @@ func fstatatNUL(dirfd int, name string, st *syscall.Stat_t) error {
 	if sysFstatat == 0 || name == "" {
 		return fstatat(dirfd, name, st)
 	}
-	for {
+	return retryErrno(func() syscall.Errno {
 		_, _, e := syscall.Syscall6(sysFstatat, uintptr(dirfd), uintptr(unsafe.Pointer(unsafe.StringData(name))),
 			uintptr(unsafe.Pointer(st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
-		switch e {
+		return e
+	})
+}
+
+// retryErrno calls f, which makes one raw system call and returns its
+// errno (0 on success), until the call is not interrupted (EINTR). The
+// pointers stay Go pointers until f converts them in the syscall.Syscall6
+// call itself, as the unsafe.Pointer rules require.
+func retryErrno(f func() syscall.Errno) error {
+	for {
+		switch e := f(); e {
 		case 0:
 			return nil
 		case syscall.EINTR:
-			continue
+		default:
+			return e
 		}
-		return e
 	}
 }
 
