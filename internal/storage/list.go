@@ -179,12 +179,12 @@ func (s *Store) statBatch(d *os.File, clean string, names []string, meta ListMet
 				e.Size = 0
 			}
 			if meta != 0 && fi == fs.FileInfo(info) {
-				if birth.read {
+				want := meta
+				if birth.read { // with the stat
 					e.Birth, e.HasBirth, e.BirthRead = birth.t, birth.ok, true
-					side = memberMeta(fd, n, meta&^MetaBirth, &e, xbuf, side)
-				} else {
-					side = memberMeta(fd, n, meta, &e, xbuf, side)
+					want &^= MetaBirth
 				}
+				side = memberMeta(fd, n, want, &e, xbuf, side)
 			}
 			out = append(out, e)
 		}
