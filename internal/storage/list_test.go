@@ -53,7 +53,16 @@ func TestReadDirReadAhead(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), []byte{byte(i)}, 0o644))
 	}
 	seen := map[string]bool{}
+	watched := false
 	must(t, s.ReadDir(context.Background(), ".", func(e Entry) error {
+		if !watched {
+			// The goroutine count below proves nothing unless it sees
+			// the read-ahead while one runs.
+			watched = true
+			if n, _ := readDirGoroutines(); n == 0 {
+				t.Error("readDirGoroutines sees no read-ahead goroutine during a listing")
+			}
+		}
 		if seen[e.Name] || e.Size != 1 || e.IsDir {
 			t.Errorf("entry %+v (seen before: %v)", e, seen[e.Name])
 		}
@@ -100,14 +109,15 @@ func TestReadDirReadAhead(t *testing.T) {
 	}
 }
 
-// readDirGoroutines counts the goroutines running ReadDir's read-ahead.
+// readDirGoroutines counts the goroutines running ReadDir's read-ahead
+// (ReadDirMeta's, which ReadDir calls) and its stat workers.
 func readDirGoroutines() (int, string) {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	var hits []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "storage.(*Store).ReadDir.func") {
+		if strings.Contains(g, "storage.(*Store).ReadDirMeta.func") || strings.Contains(g, "storage.(*Store).statBatch.func") {
 			n++
 			hits = append(hits, g)
 		}
