@@ -228,3 +228,53 @@ func TestReadNamesBatches(t *testing.T) {
 		return nil
 	}))
 }
+
+// A batch is stat'ed by several goroutines (statBatch), yet the listing
+// keeps the directory's own order, lists each visible entry once with its
+// own size, and drops what it must (reserved names, FIFOs, dangling links)
+// wherever they fall in a batch.
+func TestReadDirKeepsDirectoryOrder(t *testing.T) {
+	s, dir := newStore(t)
+	const n = 2*readDirBatch + 300
+	for i := range n {
+		name := fmt.Sprintf("f%04d", i)
+		switch i % 97 {
+		case 5:
+			name = ReservedPrefix + name
+		case 11:
+			must(t, syscall.Mkfifo(filepath.Join(dir, name), 0o644))
+			continue
+		case 13:
+			must(t, os.Symlink("missing", filepath.Join(dir, name)))
+			continue
+		}
+		must(t, os.WriteFile(filepath.Join(dir, name), make([]byte, i), 0o644))
+	}
+	d, err := os.Open(dir)
+	must(t, err)
+	all, err := d.Readdirnames(-1)
+	d.Close()
+	must(t, err)
+	var want []string
+	for _, name := range all {
+		var i int
+		if _, err := fmt.Sscanf(name, "f%04d", &i); err == nil && i%97 != 11 && i%97 != 13 {
+			want = append(want, name)
+		}
+	}
+	var got []string
+	must(t, s.ReadDir(context.Background(), ".", func(e Entry) error {
+		var i int
+		if _, err := fmt.Sscanf(e.Name, "f%04d", &i); err != nil || e.Size != int64(i) {
+			t.Errorf("entry %q has size %d", e.Name, e.Size)
+		}
+		got = append(got, e.Name)
+		return nil
+	}))
+	if len(want) < n*9/10 {
+		t.Fatalf("only %d of %d names to expect", len(want), n)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("listed %d entries, want %d in the directory's order\ngot  %.300v\nwant %.300v", len(got), len(want), got, want)
+	}
+}
