@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/handlers"
 
 	"github.com/davnas/davnas/internal/httperr"
+	"github.com/davnas/davnas/internal/transfer"
 )
 
 // progressEvery is how often a long transfer logs how far it got (a
@@ -484,9 +485,10 @@ const (
 )
 
 // ReadFrom hands the source to the underlying writer's ReadFrom. A file
-// body (http.ServeContent passes an *io.LimitedReader around the *os.File)
-// is fed in chunks of the same shape, so the kernel still does the copy
-// while the progress log sees the bytes move.
+// body (http.ServeContent passes an *io.LimitedReader around the
+// transfer.SizedFile it was given, which yields its *os.File) is fed in
+// chunks of the same shape, so the kernel still does the copy while the
+// progress log sees the bytes move.
 func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -503,6 +505,15 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		n, err := rf.ReadFrom(src)
 		w.n.Add(n)
 		return n, err
+	}
+	if sf, ok := lr.R.(*transfer.SizedFile); ok {
+		// A download (transfer.ServeFile): the *os.File itself, at the
+		// position ServeContent sought, so that sendfile can take it.
+		f, err := sf.File()
+		if err != nil {
+			return 0, err
+		}
+		lr.R = f
 	}
 	if _, isFile := lr.R.(*os.File); !isFile {
 		n, err := rf.ReadFrom(src)

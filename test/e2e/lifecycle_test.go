@@ -222,6 +222,58 @@ func TestPutSystemCalls(t *testing.T) {
 	}
 }
 
+// TestGetSystemCalls: a download answers http.ServeContent's size probe
+// from the stat it already has, so a whole-file GET or HEAD makes no
+// lseek(2) (ServeContent seeks to the end and back on its own), while a
+// Range still starts where it asks and moves by sendfile.
+func TestGetSystemCalls(t *testing.T) {
+	strace := testutil.Need(t, "strace")
+	p := testutil.Start(t, "")
+	big := make([]byte, 4<<20)
+	for i := range big {
+		big[i] = byte(i * 7 / 3)
+	}
+	os.WriteFile(filepath.Join(p.Root, "big.bin"), big, 0o644)
+	os.WriteFile(filepath.Join(p.Root, "small.bin"), big[:4096], 0o644)
+	c := newClient(t, p)
+	c.expect(200, "GET", "/file/small.bin", nil) // the connection, the first open of the root
+	detach := attachStrace(t, strace, p, "lseek,sendfile")
+	const gets = 20
+	for range gets {
+		for _, path := range []string{"/file/small.bin", "/dav/small.bin"} {
+			if got := c.expect(200, "GET", path, nil); got != string(big[:4096]) {
+				t.Fatalf("GET %s: %d bytes, not the file", path, len(got))
+			}
+			c.expect(200, "HEAD", path, nil)
+		}
+	}
+	trace, serr := detach()
+	if n := strings.Count(trace, "lseek("); n > 0 {
+		t.Errorf("%d lseek calls for %d whole-file GETs and HEADs\n%s\n%s", n, 4*gets, trace, serr)
+	}
+
+	// Ranges: the file is read from where each range starts.
+	detach = attachStrace(t, strace, p, "lseek,sendfile")
+	for _, r := range [][2]int{{1 << 20, 3 << 20}, {0, 100}, {4<<20 - 10, 4<<20 - 1}, {5000, 5000}} {
+		for _, path := range []string{"/file/big.bin", "/dav/big.bin"} {
+			got := c.expect(206, "GET", path, nil, "Range", fmt.Sprintf("bytes=%d-%d", r[0], r[1]))
+			if got != string(big[r[0]:r[1]+1]) {
+				t.Errorf("GET %s bytes=%d-%d: %d bytes, not that range of the file", path, r[0], r[1], len(got))
+			}
+		}
+	}
+	got := c.expect(206, "GET", "/file/big.bin", nil, "Range", "bytes=10-19,2000000-2000009")
+	for _, part := range []string{string(big[10:20]), string(big[2000000:2000010])} {
+		if !strings.Contains(got, part) {
+			t.Errorf("a two-range answer lacks one of the ranges:\n%q", got)
+		}
+	}
+	trace, _ = detach()
+	if !strings.Contains(trace, "sendfile(") {
+		t.Errorf("the 2 MiB range did not move by sendfile:\n%s", trace)
+	}
+}
+
 // TestSendfile attaches strace to the running server and downloads a file
 // through /file/ and WebDAV: the bytes must move by sendfile(2), not by
 // read/write through user space.

@@ -1,0 +1,126 @@
+package transfer
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ServeFile answers exactly what http.ServeContent answers for the plain
+// *os.File: whole files, HEAD, single and multiple ranges, a range past the
+// end, conditional requests. (The recorder has no ReadFrom, so the body is
+// read through SizedFile.Read; the sendfile path is test/e2e's.)
+func TestServeFileMatchesServeContent(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 100_000)
+	for i := range data {
+		data[i] = byte(i * 13 / 7)
+	}
+	path := filepath.Join(dir, "f.bin")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, rng, ifRange string }{
+		{"GET", "", ""},
+		{"HEAD", "", ""},
+		{"GET", "bytes=0-0", ""},
+		{"GET", "bytes=5000-", ""},
+		{"GET", "bytes=-300", ""},
+		{"GET", "bytes=10-19,50000-50099,99990-", ""},
+		{"GET", "bytes=200000-", ""},
+		{"GET", "bytes=5-4", ""},
+		{"GET", "bytes=10-19", `"other"`},
+	} {
+		serve := func(plain bool) *httptest.ResponseRecorder {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, _ := f.Stat()
+			r := httptest.NewRequest(c.method, "/f.bin", nil)
+			if c.rng != "" {
+				r.Header.Set("Range", c.rng)
+			}
+			if c.ifRange != "" {
+				r.Header.Set("If-Range", c.ifRange)
+			}
+			w := httptest.NewRecorder()
+			if plain {
+				w.Header().Set("Content-Type", "application/octet-stream")
+				http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+			} else {
+				ServeFile(w, r, f, fi)
+			}
+			return w
+		}
+		want, got := serve(true), serve(false)
+		// A multipart answer's boundary is random: compare the bodies without it.
+		body := func(w *httptest.ResponseRecorder) string {
+			_, params, _ := mime.ParseMediaType(w.Header().Get("Content-Type"))
+			if b := params["boundary"]; b != "" {
+				return strings.ReplaceAll(w.Body.String(), b, "BOUNDARY")
+			}
+			return w.Body.String()
+		}
+		if got.Code != want.Code || body(got) != body(want) ||
+			got.Header().Get("Content-Length") != want.Header().Get("Content-Length") ||
+			got.Header().Get("Content-Range") != want.Header().Get("Content-Range") {
+			t.Errorf("%s %q: %d, %d bytes, Content-Range %q; ServeContent on the file: %d, %d bytes, %q",
+				c.method, c.rng, got.Code, got.Body.Len(), got.Header().Get("Content-Range"),
+				want.Code, want.Body.Len(), want.Header().Get("Content-Range"))
+		}
+	}
+}
+
+// SizedFile's position follows Seek without moving the file until it is
+// read or handed out; File leaves the file's offset where Seek put it.
+func TestSizedFile(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("0123456789")
+	f.Seek(0, io.SeekStart)
+	s := &SizedFile{f: f, size: 10}
+	for _, c := range []struct {
+		off    int64
+		whence int
+		want   int64
+	}{{0, io.SeekEnd, 10}, {-3, io.SeekEnd, 7}, {-2, io.SeekCurrent, 5}, {4, io.SeekStart, 4}} {
+		if got, err := s.Seek(c.off, c.whence); err != nil || got != c.want {
+			t.Fatalf("Seek(%d, %d) = %d, %v; want %d", c.off, c.whence, got, err, c.want)
+		}
+	}
+	if off, _ := f.Seek(0, io.SeekCurrent); off != 0 {
+		t.Fatalf("Seek moved the file to %d", off)
+	}
+	buf := make([]byte, 3)
+	if n, err := s.Read(buf); err != nil || string(buf[:n]) != "456" {
+		t.Fatalf("Read after Seek(4) = %q, %v", buf[:n], err)
+	}
+	if n, _ := s.Read(buf); string(buf[:n]) != "789" {
+		t.Fatalf("second Read = %q", buf[:n])
+	}
+	if _, err := s.Seek(-1, io.SeekStart); err == nil {
+		t.Error("Seek to a negative offset succeeded")
+	}
+	if _, err := s.Seek(0, 7); err == nil {
+		t.Error("Seek with an invalid whence succeeded")
+	}
+	s.Seek(2, io.SeekStart)
+	got, err := s.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(got)
+	if string(rest) != "23456789" {
+		t.Fatalf("File() read from the wrong offset: %q", rest)
+	}
+}
