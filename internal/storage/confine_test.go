@@ -3,9 +3,11 @@ package storage
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/davnas/davnas/internal/testutil"
@@ -175,6 +177,86 @@ func TestUploadDirResolution(t *testing.T) {
 		}
 	}
 	t.Logf("outcomes: %+v", viaOpenat2)
+}
+
+// TestOpenResolution: Store.Open of a name in a sub-directory takes one
+// openat2 below the root, and answers exactly what os.Root's walk answers:
+// the same file for links that stay inside, the same errors for links
+// that leave, loops, magic links, FIFOs, missing and non-directory parents.
+func TestOpenResolution(t *testing.T) {
+	type outcome struct {
+		err     string // the sentinel's text, or ""
+		content string // what was read
+		dir     bool
+	}
+	outside := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("top secret"), 0o644))
+	s, dir := newStore(t)
+	must(t, os.MkdirAll(filepath.Join(dir, "in", "deep"), 0o755))
+	for _, f := range []string{"file", "in/x", "in/deep/f"} {
+		must(t, os.WriteFile(filepath.Join(dir, f), []byte("content of "+f), 0o644))
+	}
+	must(t, syscall.Mkfifo(filepath.Join(dir, "in", "fifo"), 0o644))
+	must(t, os.Symlink("in/deep", filepath.Join(dir, "rel-in")))
+	must(t, os.Symlink("..", filepath.Join(dir, "in", "deep", "up-in")))
+	must(t, os.Symlink(filepath.Join(dir, "in"), filepath.Join(dir, "abs-in")))
+	must(t, os.Symlink(outside, filepath.Join(dir, "abs-out")))
+	must(t, os.Symlink("../"+filepath.Base(outside), filepath.Join(dir, "rel-out")))
+	must(t, os.Symlink("in/../../"+filepath.Base(dir)+"/in", filepath.Join(dir, "round-trip")))
+	must(t, os.Symlink("loop2", filepath.Join(dir, "loop1")))
+	must(t, os.Symlink("loop1", filepath.Join(dir, "loop2")))
+	must(t, os.Symlink("/proc/self/cwd", filepath.Join(dir, "magic")))
+	must(t, os.Symlink("../../"+filepath.Base(outside)+"/secret", filepath.Join(dir, "in", "out-link")))
+	must(t, os.Symlink("deep/f", filepath.Join(dir, "in", "in-link")))
+	names := []string{"in/x", "in/deep/f", "in/deep", "rel-in/f", "in/deep/up-in/x", "abs-in/x",
+		"abs-out/secret", "rel-out/secret", "round-trip/x", "loop1/x", "magic/x", "file/x",
+		"missing/x", "in/missing", "in/fifo", "in/out-link", "in/in-link", "in/deep/up-in/deep/up-in/file"}
+	run := func() map[string]outcome {
+		got := map[string]outcome{}
+		for _, name := range names {
+			var o outcome
+			f, fi, err := s.Open(name)
+			if err != nil {
+				o.err = classify(err).Error()
+			} else {
+				o.dir = fi.IsDir()
+				if !o.dir {
+					b, _ := io.ReadAll(f)
+					o.content = string(b)
+				}
+				f.Close()
+			}
+			got[name] = o
+		}
+		return got
+	}
+	setNoOpenat2(false)
+	viaOpenat2 := run()
+	if noOpenat2.Load() {
+		testutil.Missing(t, "openat2(2) was refused (a kernel before 5.6, or a seccomp filter): only os.Root's walk was tested")
+	}
+	setNoOpenat2(true)
+	defer setNoOpenat2(false)
+	viaRoot := run()
+	for _, name := range names {
+		if got, want := viaOpenat2[name], viaRoot[name]; got != want {
+			t.Errorf("%s: openat2 %+v, os.Root %+v", name, got, want)
+		}
+	}
+	for name, want := range map[string]outcome{
+		"rel-in/f":       {content: "content of in/deep/f"},
+		"in/in-link":     {content: "content of in/deep/f"},
+		"in/deep":        {dir: true},
+		"abs-out/secret": {err: ErrOutsideRoot.Error()},
+		"rel-out/secret": {err: ErrOutsideRoot.Error()},
+		"in/out-link":    {err: ErrOutsideRoot.Error()},
+		"in/fifo":        {err: ErrNotRegular.Error()},
+		"missing/x":      {err: ErrNotFound.Error()},
+	} {
+		if got := viaOpenat2[name]; got != want {
+			t.Errorf("%s: %+v, want %+v", name, got, want)
+		}
+	}
 }
 
 // TestSubStoreUploadDirConfined: a user's root (Store.Sub) confines an

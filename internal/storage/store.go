@@ -245,7 +245,7 @@ func (s *Store) Open(name string) (*os.File, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := s.openNB(clean, os.O_RDONLY, 0)
+	f, err := s.openRead(clean)
 	if err != nil {
 		return nil, nil, wrap("open", clean, err)
 	}
@@ -259,6 +259,21 @@ func (s *Store) Open(name string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, pathErr("open", clean, ErrNotRegular)
 	}
 	return f, fi, nil
+}
+
+// openRead opens clean for reading: a name in a sub-directory in one
+// openat2 below the root (openFileBeneath: 3 system calls, against 2 a
+// directory plus 2 for os.Root's walk), a name in the root itself, or
+// anything openat2 does not settle, through os.Root.
+func (s *Store) openRead(clean string) (*os.File, error) {
+	if strings.IndexByte(clean, '/') >= 0 {
+		if root, err := s.rootFile(); err == nil {
+			if f, err := openFileBeneath(root, clean); err == nil {
+				return f, nil
+			}
+		}
+	}
+	return s.openNB(clean, os.O_RDONLY, 0)
 }
 
 // openNB opens name inside the root through openNonblock.

@@ -274,6 +274,44 @@ func TestGetSystemCalls(t *testing.T) {
 	}
 }
 
+// TestNestedGetSystemCalls: a GET of a file three directories deep opens
+// it in one openat2 below the root, not by os.Root's walk (an openat and a
+// close per directory), and the file stays out of the poller (no refused
+// epoll_ctl).
+func TestNestedGetSystemCalls(t *testing.T) {
+	strace := testutil.Need(t, "strace")
+	p := testutil.Start(t, "")
+	os.MkdirAll(filepath.Join(p.Root, "a", "b", "c"), 0o755)
+	body := strings.Repeat("n", 4096)
+	os.WriteFile(filepath.Join(p.Root, "a", "b", "c", "f.txt"), []byte(body), 0o644)
+	c := newClient(t, p)
+	c.expect(200, "GET", "/file/a/b/c/f.txt", nil) // the connection, the first open of the root
+	detach := attachStrace(t, strace, p, "openat,openat2,close,fcntl,epoll_ctl")
+	const gets = 20
+	for range gets {
+		for _, path := range []string{"/file/a/b/c/f.txt", "/dav/a/b/c/f.txt"} {
+			if got := c.expect(200, "GET", path, nil); got != body {
+				t.Fatalf("GET %s: %d bytes, not the file", path, len(got))
+			}
+		}
+	}
+	trace, serr := detach()
+	counts := map[string]int{}
+	for line := range strings.SplitSeq(trace, "\n") {
+		if name, _, ok := strings.Cut(line, "("); ok && !strings.Contains(line, "---") {
+			f := strings.Fields(name)
+			counts[f[len(f)-1]]++
+		}
+	}
+	t.Logf("%d nested GETs: %v", 2*gets, counts)
+	if counts["openat"] > 2 || counts["openat2"] < 2*gets || counts["epoll_ctl"] > 2 {
+		t.Errorf("%d nested GETs opened their file by walking the path: %v\n%s\n%s", 2*gets, counts, trace, serr)
+	}
+	if total := counts["openat"] + counts["openat2"] + counts["close"] + counts["fcntl"] + counts["epoll_ctl"]; total > 4*2*gets+4 {
+		t.Errorf("%d file-system calls for %d nested GETs, budget %d: %v", total, 2*gets, 4*2*gets+4, counts)
+	}
+}
+
 // TestSendfile attaches strace to the running server and downloads a file
 // through /file/ and WebDAV: the bytes must move by sendfile(2), not by
 // read/write through user space.
