@@ -115,15 +115,7 @@ func TestUploadDirResolution(t *testing.T) {
 		ctx := context.Background()
 		must(t, os.MkdirAll(filepath.Join(dir, "in", "deep"), 0o755))
 		must(t, os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
-		must(t, os.Symlink("in/deep", filepath.Join(dir, "rel-in")))
-		must(t, os.Symlink("..", filepath.Join(dir, "in", "deep", "up-in")))
-		must(t, os.Symlink(filepath.Join(dir, "in"), filepath.Join(dir, "abs-in")))
-		must(t, os.Symlink(outside, filepath.Join(dir, "abs-out")))
-		must(t, os.Symlink("../"+filepath.Base(outside), filepath.Join(dir, "rel-out")))
-		must(t, os.Symlink("in/../../"+filepath.Base(dir)+"/in", filepath.Join(dir, "round-trip")))
-		must(t, os.Symlink("loop2", filepath.Join(dir, "loop1")))
-		must(t, os.Symlink("loop1", filepath.Join(dir, "loop2")))
-		must(t, os.Symlink("/proc/self/cwd", filepath.Join(dir, "magic")))
+		linkZoo(t, dir, outside)
 		got := map[string]outcome{}
 		for _, name := range []string{"in/new", "in/deep/new", "rel-in/new", "in/deep/up-in/new2",
 			"abs-in/new", "abs-out/new", "rel-out/new", "round-trip/new", "loop1/new",
@@ -197,15 +189,7 @@ func TestOpenResolution(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, f), []byte("content of "+f), 0o644))
 	}
 	must(t, syscall.Mkfifo(filepath.Join(dir, "in", "fifo"), 0o644))
-	must(t, os.Symlink("in/deep", filepath.Join(dir, "rel-in")))
-	must(t, os.Symlink("..", filepath.Join(dir, "in", "deep", "up-in")))
-	must(t, os.Symlink(filepath.Join(dir, "in"), filepath.Join(dir, "abs-in")))
-	must(t, os.Symlink(outside, filepath.Join(dir, "abs-out")))
-	must(t, os.Symlink("../"+filepath.Base(outside), filepath.Join(dir, "rel-out")))
-	must(t, os.Symlink("in/../../"+filepath.Base(dir)+"/in", filepath.Join(dir, "round-trip")))
-	must(t, os.Symlink("loop2", filepath.Join(dir, "loop1")))
-	must(t, os.Symlink("loop1", filepath.Join(dir, "loop2")))
-	must(t, os.Symlink("/proc/self/cwd", filepath.Join(dir, "magic")))
+	linkZoo(t, dir, outside)
 	must(t, os.Symlink("../../"+filepath.Base(outside)+"/secret", filepath.Join(dir, "in", "out-link")))
 	must(t, os.Symlink("deep/f", filepath.Join(dir, "in", "in-link")))
 	names := []string{"in/x", "in/deep/f", "in/deep", "rel-in/f", "in/deep/up-in/x", "abs-in/x",
@@ -256,6 +240,26 @@ func TestOpenResolution(t *testing.T) {
 		if got := viaOpenat2[name]; got != want {
 			t.Errorf("%s: %+v, want %+v", name, got, want)
 		}
+	}
+}
+
+// linkZoo puts in dir (which holds in/deep) the symbolic links the
+// resolution tests walk through: inside and out, relative and absolute, a
+// round trip over the root's own name, a loop and a magic link.
+func linkZoo(t *testing.T, dir, outside string) {
+	t.Helper()
+	for link, target := range map[string]string{
+		"rel-in":        "in/deep",
+		"in/deep/up-in": "..",
+		"abs-in":        filepath.Join(dir, "in"),
+		"abs-out":       outside,
+		"rel-out":       "../" + filepath.Base(outside),
+		"round-trip":    "in/../../" + filepath.Base(dir) + "/in",
+		"loop1":         "loop2",
+		"loop2":         "loop1",
+		"magic":         "/proc/self/cwd",
+	} {
+		must(t, os.Symlink(target, filepath.Join(dir, link)))
 	}
 }
 
