@@ -262,9 +262,10 @@ func (s *Store) Open(name string) (*os.File, fs.FileInfo, error) {
 }
 
 // openRead opens clean for reading: a name in a sub-directory in one
-// openat2 below the root (openFileBeneath: 3 system calls, against 2 a
-// directory plus 2 for os.Root's walk), a name in the root itself, or
-// anything openat2 does not settle, through os.Root.
+// openat2 below the root (openFileBeneath: the openat2 and two fcntl,
+// where os.Root's walk makes an openat and a close per directory and a
+// refused epoll_ctl for the file); a name in the root itself, or anything
+// openat2 does not settle, through os.Root.
 func (s *Store) openRead(clean string) (*os.File, error) {
 	if strings.IndexByte(clean, '/') >= 0 {
 		if root, err := s.rootFile(); err == nil {

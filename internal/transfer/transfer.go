@@ -14,7 +14,8 @@ import (
 	"github.com/davnas/davnas/internal/storage"
 )
 
-// ServeFile answers GET or HEAD for an open regular file: Content-Type from
+// ServeFile answers GET or HEAD for a regular file just opened (its offset
+// still 0, as Store.Open leaves it) and its stat: Content-Type from
 // the name, a strong ETag, Last-Modified, Accept-Ranges and Range (206),
 // conditional requests (304/412). The body is handed to http.ServeContent as
 // a SizedFile, which the response writer (the server's countingWriter)
