@@ -132,19 +132,7 @@ func TestPropfindMemberMetadata(t *testing.T) {
 		detach := attachStrace(t, strace, p, "all")
 		got := c.expect(207, "PROPFIND", "/dav/a/b/", strings.NewReader(b.body), "Depth", "1")
 		trace, serr := detach()
-		counts := map[string]int{}
-		total := 0
-		for line := range strings.SplitSeq(trace, "\n") {
-			fields := strings.Fields(line)
-			if len(fields) < 2 || strings.HasPrefix(line, "---") {
-				continue
-			}
-			name, _, ok := strings.Cut(fields[1], "(")
-			if ok && fileSystemCall(name) {
-				counts[name]++
-				total++
-			}
-		}
+		counts, total := countCalls(trace, fileSystemCall)
 		t.Logf("%s: %d members, %d file-system calls %v", b.name, members, total, counts)
 		if n := strings.Count(got, "<D:response>"); n != members+1 {
 			t.Fatalf("%s: %d responses, want %d", b.name, n, members+1)
