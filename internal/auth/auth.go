@@ -50,7 +50,8 @@ type Authenticator struct {
 	cache   verifyCache
 	limiter failLimiter
 	// dummy is a bcrypt hash compared against when the user is unknown, so
-	// an unknown name takes as long as a wrong password.
+	// an unknown name takes as long as a wrong password (nil without an
+	// auth file, when no Basic credentials are checked).
 	dummy []byte
 }
 
@@ -58,8 +59,10 @@ type Authenticator struct {
 // later, a file that fails to parse keeps the last good version.
 func New(cfg Config, log *slog.Logger) (*Authenticator, error) {
 	a := &Authenticator{cfg: cfg, log: log}
-	a.dummy, _ = bcrypt.GenerateFromPassword([]byte("davnas-unknown-user"), cost)
 	if cfg.AuthFile != "" {
+		// Made only where Basic credentials are checked: a bcrypt is
+		// about 80 ms of CPU, most of a start's.
+		a.dummy, _ = bcrypt.GenerateFromPassword([]byte("davnas-unknown-user"), cost)
 		fs, err := loadUsers(cfg.AuthFile)
 		if err != nil {
 			return nil, err

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func write(t *testing.T, path string, lines ...string) {
@@ -226,4 +228,38 @@ func TestReloadKubernetesSecret(t *testing.T) {
 	os.Symlink("..2026_v2", filepath.Join(dir, "..data_tmp"))
 	os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data"))
 	waitFor(t, func() bool { _, err := a.Authenticate(basic("bob", "pw2")); return err == nil })
+}
+
+// TestUnknownUserHash: the hash an unknown user's password is compared
+// against costs what a real user's does, and is made only when there can be
+// users: without an auth file a start used to spend a bcrypt (about 80 ms of
+// CPU at the default cost) on a hash nothing reads.
+func TestUnknownUserHash(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	write(t, tokens, "ci:a-secret-token-of-length")
+	for _, cfg := range []Config{{}, {TokenFile: tokens}} {
+		a, err := New(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.dummy != nil {
+			t.Errorf("%+v: a bcrypt hash was made at start with no auth file", cfg)
+		}
+		if _, err := a.Authenticate(basic("alice", "pw")); !errors.Is(err, ErrNoCredentials) && !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("%+v: Basic credentials without an auth file: %v", cfg, err)
+		}
+	}
+	users := filepath.Join(dir, "users")
+	write(t, users, mustLine(t, "alice", "pw", false, ""))
+	a, err := New(Config{AuthFile: users}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bcrypt.Cost(a.dummy); err != nil || c != cost {
+		t.Errorf("the unknown user's hash: cost %d, %v; want %d", c, err, cost)
+	}
+	if _, err := a.Authenticate(basic("mallory", "pw")); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("an unknown user: %v, want ErrBadCredentials", err)
+	}
 }
