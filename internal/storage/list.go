@@ -92,6 +92,23 @@ func (s *Store) ReadDirMeta(ctx context.Context, name string, meta ListMeta, fn 
 		defer close(batches)
 		bp := direntBufs.Get().(*[]byte)
 		defer direntBufs.Put(bp)
+		var sc sidecarSet
+		if meta&MetaProps != 0 && !noXattrat.Load() {
+			// Its only error is the rewind's: the pass itself leaves
+			// the set unknown when it fails.
+			err := control(d, "lseek", func(fd int) error {
+				var err error
+				sc, err = findSidecars(fd, *bp)
+				return err
+			})
+			if err != nil {
+				select {
+				case batches <- batch{err: wrap("readdir", clean, err)}:
+				case <-stop:
+				}
+				return
+			}
+		}
 		for {
 			if ctx.Err() != nil {
 				return // the caller sees the cancellation itself
@@ -103,7 +120,7 @@ func (s *Store) ReadDirMeta(ctx context.Context, name string, meta ListMeta, fn 
 				names, eof, err = readNames(fd, *bp, readDirBatch)
 				return err
 			})
-			b := batch{entries: s.statBatch(d, clean, names, meta), err: err}
+			b := batch{entries: s.statBatch(d, clean, names, meta, &sc), err: err}
 			switch {
 			case err != nil:
 				b.err = wrap("readdir", clean, err)
@@ -151,20 +168,20 @@ func (s *Store) ReadDirMeta(ctx context.Context, name string, meta ListMeta, fn 
 // the stats are almost all of a listing's time (system time, a few µs each
 // on a virtual machine), and the kernel answers them in parallel. The
 // entries keep the directory's order.
-func (s *Store) statBatch(d *os.File, clean string, names []string, meta ListMeta) []Entry {
+func (s *Store) statBatch(d *os.File, clean string, names []string, meta ListMeta, sc *sidecarSet) []Entry {
 	entries := make([]Entry, len(names)) // one allocation each for the batch
 	infos := make([]statInfo, len(names))
 	workers := min(runtime.GOMAXPROCS(0), statWorkers, len(names)/minStatChunk)
 	if workers <= 1 {
-		s.statRange(d, clean, names, meta, entries, infos)
+		s.statRange(d, clean, names, meta, entries, infos, sc)
 	} else {
 		chunk := (len(names) + workers - 1) / workers
 		var wg sync.WaitGroup
 		for lo := chunk; lo < len(names); lo += chunk {
 			hi := min(lo+chunk, len(names))
-			wg.Go(func() { s.statRange(d, clean, names[lo:hi], meta, entries[lo:hi], infos[lo:hi]) })
+			wg.Go(func() { s.statRange(d, clean, names[lo:hi], meta, entries[lo:hi], infos[lo:hi], sc) })
 		}
-		s.statRange(d, clean, names[:chunk], meta, entries[:chunk], infos[:chunk])
+		s.statRange(d, clean, names[:chunk], meta, entries[:chunk], infos[:chunk], sc)
 		wg.Wait()
 	}
 	// Drop what statRange left unnamed (reserved, removed, skipped).
@@ -181,7 +198,7 @@ const (
 
 // statRange fills entries[i] for each names[i] that is listed, and leaves
 // the others zero (no Name). infos holds the stats the entries point to.
-func (s *Store) statRange(d *os.File, clean string, names []string, meta ListMeta, entries []Entry, infos []statInfo) {
+func (s *Store) statRange(d *os.File, clean string, names []string, meta ListMeta, entries []Entry, infos []statInfo, sc *sidecarSet) {
 	var xbuf, side []byte
 	if meta&MetaProps != 0 {
 		xbuf = make([]byte, metaXattrBuf)
@@ -219,7 +236,7 @@ func (s *Store) statRange(d *os.File, clean string, names []string, meta ListMet
 					e.Birth, e.HasBirth, e.BirthRead = birth.t, birth.ok, true
 					want &^= MetaBirth
 				}
-				side = memberMeta(fd, n, want, e, xbuf, side)
+				side = memberMeta(fd, n, want, e, xbuf, side, sc)
 			}
 		}
 		return nil

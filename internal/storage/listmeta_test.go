@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,5 +136,94 @@ func TestReadDirMetaLargeXattr(t *testing.T) {
 	}
 	if propOf(t, s, "f", color) != long {
 		t.Error("the slow path did not read the large property whole")
+	}
+}
+
+// TestReadDirMetaSidecars: the sidecars a listing finds in its first pass
+// over the names decide which members go to the slow path, and the listing
+// after that pass still sees every member. Past maxSidecars the listing
+// stats each member's sidecar instead, with the same answers.
+func TestReadDirMetaSidecars(t *testing.T) {
+	s, dir := newStore(t)
+	must(t, os.Mkdir(filepath.Join(dir, "d"), 0o755))
+	const files = 1500 // several getdents64 calls and listing batches
+	for i := range files {
+		must(t, os.WriteFile(filepath.Join(dir, "d", fmt.Sprintf("f%04d", i)), nil, 0o644))
+	}
+	withSidecar := []string{"f0003", "f0777", "f1499"}
+	for _, n := range withSidecar {
+		setProp(t, s, "d/"+n, big, bigValue)
+	}
+	setProp(t, s, "d/f0010", color, "blue")
+	if _, err := os.Stat(filepath.Join(dir, "d", sidecarPrefix+"f0777")); err != nil {
+		t.Fatalf("the large property is not in a sidecar here: %v", err)
+	}
+	check := func(label string) {
+		t.Helper()
+		got := listMeta(t, s, "d", MetaProps)
+		if len(got) != files {
+			t.Fatalf("%s: listed %d members, want %d", label, len(got), files)
+		}
+		for name, e := range got {
+			side := slices.Contains(withSidecar, name)
+			if e.PropsRead == side {
+				t.Errorf("%s: %s: properties read in the listing %v, its sidecar exists %v", label, name, e.PropsRead, side)
+			}
+			if !side && name != "f0010" && e.Props != nil {
+				t.Errorf("%s: %s: properties %v, want none", label, name, e.Props)
+			}
+		}
+		if got["f0010"].Props[color] != "blue" {
+			t.Errorf("%s: f0010's extended attribute was not read: %v", label, got["f0010"].Props)
+		}
+	}
+	check("sidecars found in one pass")
+	old := maxSidecars
+	maxSidecars = 2
+	t.Cleanup(func() { maxSidecars = old })
+	check("more sidecars than maxSidecars")
+}
+
+// TestFindSidecars: the pass collects the members with a sidecar, drops the
+// set past maxSidecars, and leaves the directory at its start.
+func TestFindSidecars(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", sidecarPrefix + "a", sidecarPrefix + "gone", tempPrefix + "x"} {
+		must(t, os.WriteFile(filepath.Join(dir, n), nil, 0o644))
+	}
+	d, err := os.Open(dir)
+	must(t, err)
+	defer d.Close()
+	buf := make([]byte, direntBufSize)
+	fd := int(d.Fd())
+	set, err := findSidecars(fd, buf)
+	must(t, err)
+	if !set.known || len(set.names) != 2 {
+		t.Fatalf("found %+v, want a and gone", set)
+	}
+	for _, n := range []string{"a", "gone"} {
+		if _, ok := set.names[n]; !ok {
+			t.Errorf("the sidecar of %s was not found: %v", n, set.names)
+		}
+	}
+	names, _, err := readNames(fd, buf, 100)
+	must(t, err)
+	if len(names) != 5 {
+		t.Errorf("after the pass the directory reads %d names, want all 5: %v", len(names), names)
+	}
+	old := maxSidecars
+	maxSidecars = 1
+	t.Cleanup(func() { maxSidecars = old })
+	_, err = d.Seek(0, io.SeekStart)
+	must(t, err)
+	set, err = findSidecars(fd, buf)
+	must(t, err)
+	if set.known || set.names != nil {
+		t.Errorf("past maxSidecars: %+v, want an unknown set", set)
+	}
+	names, _, err = readNames(fd, buf, 100)
+	must(t, err)
+	if len(names) != 5 {
+		t.Errorf("after an abandoned pass the directory reads %d names, want all 5", len(names))
 	}
 }
