@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -16,6 +17,11 @@ import (
 // HEALTHCHECK, which has no curl. A wildcard listen address is probed on
 // loopback; with TLS, over HTTPS without verifying the certificate (it
 // names the service, not localhost).
+//
+// The request is written by hand and the answer read by
+// http.ReadResponse: net/http's Client would link its Transport and HTTP/2
+// client into the server's binary, 0.47 MB of it and about 0.45 MiB of
+// every server's idle RSS, for one GET on loopback.
 func Healthcheck(ctx context.Context, cfg config.Config) error {
 	host, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -24,25 +30,46 @@ func Healthcheck(ctx context.Context, cfg config.Config) error {
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	scheme := "http"
-	tr := &http.Transport{}
-	if cfg.TLSCert != "" {
-		scheme = "https"
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // a local liveness probe
-	}
+	addr := net.JoinHostPort(host, port)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+net.JoinHostPort(host, port)+"/healthz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	status, err := probe(ctx, addr, cfg.TLSCert != "")
 	if err != nil {
 		return fmt.Errorf("not healthy: %v", err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("not healthy: /healthz answered %d", resp.StatusCode)
+	if status != http.StatusOK {
+		return fmt.Errorf("not healthy: /healthz answered %d", status)
 	}
 	return nil
+}
+
+// probe sends GET /healthz to addr over one HTTP/1.1 connection and
+// returns the answer's status code.
+func probe(ctx context.Context, addr string, useTLS bool) (int, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if useTLS {
+		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a local liveness probe
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return 0, err
+		}
+		c = tc
+	}
+	req := "GET /healthz HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: davnas-healthcheck\r\nConnection: close\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
