@@ -2,7 +2,6 @@ package storage
 
 import (
 	"io/fs"
-	"mime"
 	"path"
 	"strconv"
 )
@@ -28,10 +27,11 @@ func AppendETag(b []byte, fi fs.FileInfo) []byte {
 	return append(b, '"')
 }
 
-// ContentType is the media type of a file, decided from its name alone:
-// sniffing would read every file a listing mentions.
+// ContentType is the media type of a file, decided from its name alone
+// (sniffing would read every file a listing mentions) by davnas's own table
+// (mediatypes.go), the same on every host.
 func ContentType(name string) string {
-	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+	if t := typeByExt(path.Ext(name)); t != "" {
 		return t
 	}
 	return "application/octet-stream"

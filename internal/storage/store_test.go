@@ -234,3 +234,34 @@ func TestNoSpace(t *testing.T) {
 		t.Errorf("a small upload after ENOSPC: %v", err)
 	}
 }
+
+// TestContentType: media types come from davnas's table, whatever the case
+// of the extension, without an allocation; anything else is
+// application/octet-stream.
+func TestContentType(t *testing.T) {
+	for name, want := range map[string]string{
+		"data.csv":                 "text/csv; charset=utf-8",
+		"DATA.CSV":                 "text/csv; charset=utf-8",
+		"notes.txt":                "text/plain; charset=utf-8",
+		"job.py":                   "text/plain; charset=utf-8",
+		"part-0001.parquet":        "application/vnd.apache.parquet",
+		"logs.tar.gz":              "application/gzip",
+		"Photo.JPG":                "image/jpeg",
+		"index.html":               "text/html; charset=utf-8",
+		"values.yaml":              "application/yaml",
+		"clip.webm":                "video/webm",
+		"blob.xyz":                 "application/octet-stream",
+		"noext":                    "application/octet-stream",
+		".hidden":                  "application/octet-stream",
+		"name.":                    "application/octet-stream",
+		"x.averyverylongextension": "application/octet-stream",
+		"dir/a.b/c":                "application/octet-stream",
+	} {
+		if got := ContentType(name); got != want {
+			t.Errorf("ContentType(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ContentType("Report.CSV") }); n != 0 {
+		t.Errorf("ContentType allocates %v times", n)
+	}
+}

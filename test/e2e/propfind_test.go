@@ -176,3 +176,46 @@ func fileSystemCall(name string) bool {
 	}
 	return false
 }
+
+// TestContentTypesBuiltIn: media types come from davnas's own table, the
+// same on every host, and the host's MIME database is never read: Go's
+// mime.TypeByExtension loaded it on the first download or listing, 0.8 MiB
+// of RSS and 5 ms for a table that differs between a laptop and an image.
+func TestContentTypesBuiltIn(t *testing.T) {
+	strace := testutil.Need(t, "strace")
+	p := testutil.Start(t, "")
+	for _, n := range []string{"data.csv", "notes.TXT", "photo.jpeg", "blob.xyz", "noext"} {
+		os.WriteFile(filepath.Join(p.Root, n), []byte("x"), 0o644)
+	}
+	c := newClient(t, p)
+	detach := attachStrace(t, strace, p, "openat,open")
+	want := map[string]string{
+		"data.csv":   "text/csv; charset=utf-8",
+		"notes.TXT":  "text/plain; charset=utf-8",
+		"photo.jpeg": "image/jpeg",
+		"blob.xyz":   "application/octet-stream",
+		"noext":      "application/octet-stream",
+	}
+	for name, ct := range want {
+		for _, prefix := range []string{"/file/", "/dav/"} {
+			resp, _ := c.do("GET", prefix+name, nil)
+			if got := resp.Header.Get("Content-Type"); got != ct {
+				t.Errorf("GET %s%s: Content-Type %q, want %q", prefix, name, got, ct)
+			}
+		}
+	}
+	listing := c.expect(207, "PROPFIND", "/dav/", nil, "Depth", "1")
+	for _, ct := range []string{"text/csv; charset=utf-8", "image/jpeg"} {
+		if !strings.Contains(listing, "<D:getcontenttype>"+ct+"</D:getcontenttype>") {
+			t.Errorf("the listing lacks getcontenttype %s", ct)
+		}
+	}
+	trace, serr := detach()
+	// Go's mime package reads shared-mime-info's globs2 files, or else the
+	// mime.types files of Debian, Apache and httpd.
+	for _, file := range []string{"globs2", "mime.types"} {
+		if strings.Contains(trace, file) {
+			t.Errorf("the server read the host's MIME table (%s):\n%s\n%s", file, trace, serr)
+		}
+	}
+}
