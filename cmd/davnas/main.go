@@ -62,6 +62,10 @@ func readPassword(prompt io.Writer) (string, error) {
 
 func newApp() *cli.App {
 	usageErr := func(c *cli.Context, err error, _ bool) error {
+		if c.Command == nil || c.Command.Name == "davnas" {
+			// Most often a command's flag put before the command.
+			return fmt.Errorf("%w (see 'davnas --help'; a command's flags go after it: 'davnas serve --log-level debug')", err)
+		}
 		return fmt.Errorf("%w (see 'davnas %s --help')", err, c.Command.Name)
 	}
 	return &cli.App{

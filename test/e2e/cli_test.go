@@ -51,7 +51,10 @@ func TestCLIErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope (see 'davnas serve --help')"},
+		// A command's flag before the command: the hint names the right
+		// help, not "davnas davnas --help".
+		{"flag before the command", []string{"--log-level", "warn", "serve"}, "flag provided but not defined: -log-level (see 'davnas --help'"},
 		{"root is a file", []string{"serve", "--root", file, "--listen", "127.0.0.1:0"}, "is not a directory"},
 		{"root under a file", []string{"serve", "--root", file + "/sub", "--listen", "127.0.0.1:0"}, "cannot use storage root"},
 		{"bad listen", []string{"serve", "--root", tmp, "--listen", "localhost:http"}, "--listen"},
