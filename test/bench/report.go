@@ -71,6 +71,49 @@ func (r *results) median(wl, subject string) (float64, bool) {
 	return median(v), true
 }
 
+// paired compares subject a with b round by round: the median over the
+// rounds of a's per-round median divided by b's, and in how many rounds
+// that ratio reached at (a ratio above at when higher is better; below it
+// when lower is: set lowerBetter). Interleaved rounds share the machine's
+// drift, which a ratio of the run's medians does not cancel.
+func (r *results) paired(wl, a, b string, at float64, lowerBetter bool) (med float64, won, n int) {
+	perRound := func(subject string) map[int][]float64 {
+		m := map[int][]float64{}
+		for _, s := range r.Samples {
+			if s.Workload == wl && s.Subject == subject {
+				m[s.Round] = append(m[s.Round], s.Value)
+			}
+		}
+		return m
+	}
+	av, bv := perRound(a), perRound(b)
+	var ratios []float64
+	for round, x := range av {
+		y, ok := bv[round]
+		if !ok || median(y) == 0 {
+			continue
+		}
+		q := median(x) / median(y)
+		ratios = append(ratios, q)
+		if (!lowerBetter && q >= at) || (lowerBetter && q <= at) {
+			won++
+		}
+	}
+	if len(ratios) == 0 {
+		return math.NaN(), 0, 0
+	}
+	return median(ratios), won, len(ratios)
+}
+
+// pairedNote is paired's answer for a verdict's measured column.
+func (r *results) pairedNote(wl, a, b string, at float64, lowerBetter bool) string {
+	med, won, n := r.paired(wl, a, b, at, lowerBetter)
+	if n < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (round by round: median %.2fx, %d of %d rounds meet %.1fx)", med, won, n, at)
+}
+
 // subjects of a workload, in the order they first appeared.
 func (r *results) subjects(wl string) []string {
 	var out []string
@@ -268,7 +311,9 @@ func (b *bench) targets() []verdict {
 	xUp := m("upload", "x/net PUT")
 	nfPost, nfPut := ratio(m("upload", "davnas --fsync=false POST /file"), xUp), ratio(m("upload", "davnas --fsync=false PUT /dav"), xUp)
 	add("upload --fsync=false ≥ 1.0x x/net", min(nfPost, nfPut) >= 1.0,
-		fmt.Sprintf("POST /file %.2fx, PUT /dav %.2fx", nfPost, nfPut), nfPost, nfPut)
+		fmt.Sprintf("POST /file %.2fx%s, PUT /dav %.2fx%s",
+			nfPost, b.res.pairedNote("upload", "davnas --fsync=false POST /file", "x/net PUT", 1, false),
+			nfPut, b.res.pairedNote("upload", "davnas --fsync=false PUT /dav", "x/net PUT", 1, false)), nfPost, nfPut)
 
 	dd := m("upload", refDD.subject)
 	fPost, fPut := ratio(m("upload", "davnas POST /file"), dd), ratio(m("upload", "davnas PUT /dav"), dd)
@@ -280,7 +325,8 @@ func (b *bench) targets() []verdict {
 		fmt.Sprintf("POST /file %.2fx, PUT /dav %.2fx (curl → discard, what any server can receive from curl: %.2fx)", fPost, fPut, curlDD), fPost, fPut)
 
 	dl := ratio(m("download", "davnas GET /file"), m("download", "nginx GET"))
-	add("download ≥ 1.0x nginx", dl >= 1.0, fmt.Sprintf("%.2fx", dl), dl)
+	add("download ≥ 1.0x nginx", dl >= 1.0, fmt.Sprintf("%.2fx%s", dl,
+		b.res.pairedNote("download", "davnas GET /file", "nginx GET", 1, false)), dl)
 
 	idle := m("idle_rss", "davnas")
 	add("idle RSS ≤ 8 MiB", idle <= 8, fmt.Sprintf("%.1f MiB (the floor of davnas's libraries: %.1f MiB)",
@@ -300,7 +346,9 @@ func (b *bench) targets() []verdict {
 	cu := ratio(m("cpu_upload", "davnas --fsync=false POST /file"), m("cpu_upload", "x/net PUT"))
 	cd := ratio(m("cpu_download", "davnas GET /file"), m("cpu_download", "x/net GET"))
 	add("CPU s/GiB ≤ x/net's (upload with --fsync=false; download)", cu <= 1 && cd <= 1,
-		fmt.Sprintf("upload %.2fx, download %.2fx", cu, cd), cu, cd)
+		fmt.Sprintf("upload %.2fx%s, download %.2fx%s",
+			cu, b.res.pairedNote("cpu_upload", "davnas --fsync=false POST /file", "x/net PUT", 1, true),
+			cd, b.res.pairedNote("cpu_download", "davnas GET /file", "x/net GET", 1, true)), cu, cd)
 
 	pf := ratio(m("propfind", "davnas PROPFIND /dav"), m("propfind", "nginx PROPFIND"))
 	add(fmt.Sprintf("PROPFIND %d files ≤ nginx's time", b.cfg.nFiles), pf <= 1, fmt.Sprintf("%.2fx nginx's time", pf), pf)

@@ -32,3 +32,26 @@ func TestCountTags(t *testing.T) {
 		}
 	}
 }
+
+// TestPaired: per-round ratios pair each round's samples, and the count
+// says how many rounds met the mark, whichever way is better.
+func TestPaired(t *testing.T) {
+	r := newResults()
+	for round, v := range [][2]float64{{110, 100}, {90, 100}, {210, 200}, {300, 250}} {
+		r.round = round + 1
+		r.add("upload", "a", v[0])
+		r.add("upload", "b", v[1])
+	}
+	r.round = 5
+	r.add("upload", "a", 50) // b not measured this round: not paired
+	med, won, n := r.paired("upload", "a", "b", 1, false)
+	if n != 4 || won != 3 || med < 1.074 || med > 1.076 {
+		t.Errorf("higher better: median %.3f, %d of %d; want 1.075, 3 of 4", med, won, n)
+	}
+	if _, won, _ := r.paired("upload", "a", "b", 1, true); won != 1 {
+		t.Errorf("lower better: %d rounds at or below 1.0x, want 1", won)
+	}
+	if note := r.pairedNote("upload", "a", "nobody", 1, false); note != "" {
+		t.Errorf("a note without pairs: %q", note)
+	}
+}
