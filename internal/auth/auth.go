@@ -110,26 +110,33 @@ func (a *Authenticator) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if a.cfg.AuthFile != "" {
-			if cur := a.users.Load(); cur.changed() {
-				if fs, err := loadUsers(a.cfg.AuthFile); err != nil {
-					a.log.Error("auth file not reloaded: keeping the previous version", "file", a.cfg.AuthFile, "err", err)
-					cur.seen()
-				} else {
-					a.users.Store(fs)
-					a.log.Info("auth file reloaded", "file", a.cfg.AuthFile, "users", len(fs.entries))
-				}
+		a.reload()
+	}
+}
+
+// reload is one check of the credential files: each one that changed and
+// has stayed the same since the previous check is read again (fileSet.
+// settled); one that fails to parse keeps the version in use.
+func (a *Authenticator) reload() {
+	if a.cfg.AuthFile != "" {
+		if cur := a.users.Load(); cur.settled() {
+			if fs, err := loadUsers(a.cfg.AuthFile); err != nil {
+				a.log.Error("auth file not reloaded: keeping the previous version", "file", a.cfg.AuthFile, "err", err)
+				cur.seen()
+			} else {
+				a.users.Store(fs)
+				a.log.Info("auth file reloaded", "file", a.cfg.AuthFile, "users", len(fs.entries))
 			}
 		}
-		if a.cfg.TokenFile != "" {
-			if cur := a.tokens.Load(); cur.changed() {
-				if fs, err := loadTokens(a.cfg.TokenFile); err != nil {
-					a.log.Error("token file not reloaded: keeping the previous version", "file", a.cfg.TokenFile, "err", err)
-					cur.seen()
-				} else {
-					a.tokens.Store(fs)
-					a.log.Info("token file reloaded", "file", a.cfg.TokenFile, "tokens", len(fs.entries))
-				}
+	}
+	if a.cfg.TokenFile != "" {
+		if cur := a.tokens.Load(); cur.settled() {
+			if fs, err := loadTokens(a.cfg.TokenFile); err != nil {
+				a.log.Error("token file not reloaded: keeping the previous version", "file", a.cfg.TokenFile, "err", err)
+				cur.seen()
+			} else {
+				a.tokens.Store(fs)
+				a.log.Info("token file reloaded", "file", a.cfg.TokenFile, "tokens", len(fs.entries))
 			}
 		}
 	}

@@ -30,7 +30,8 @@ type fileSet[T any] struct {
 	path    string
 	entries map[string]T
 	mu      sync.Mutex
-	stamp   fileStamp
+	stamp   fileStamp // of the version loaded
+	pending fileStamp // of a change seen at the last check, not loaded yet
 }
 
 type fileStamp struct {
@@ -51,11 +52,24 @@ func stampOf(path string) fileStamp {
 	return fileStamp{size: fi.Size(), mtime: fi.ModTime(), ino: ino}
 }
 
-// changed reports whether the file differs from the version loaded.
-func (f *fileSet[T]) changed() bool {
+// settled reports whether the file differs from the version loaded and
+// has stayed the same since the previous check. A file rewritten in place
+// (truncated, then written) is read only once its writer is done: read in
+// between, an empty or half-written file would have replaced every user,
+// and kept doing so if what the writer finished was then refused.
+func (f *fileSet[T]) settled() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return stampOf(f.path) != f.stamp
+	now := stampOf(f.path)
+	if now == f.stamp {
+		f.pending = fileStamp{}
+		return false
+	}
+	if now != f.pending {
+		f.pending = now
+		return false
+	}
+	return true
 }
 
 // seen accepts the file's current state without loading it (after a failed
