@@ -119,27 +119,28 @@ func (a *Authenticator) Run(ctx context.Context) {
 // settled); one that fails to parse keeps the version in use.
 func (a *Authenticator) reload() {
 	if a.cfg.AuthFile != "" {
-		if cur := a.users.Load(); cur.settled() {
-			if fs, err := loadUsers(a.cfg.AuthFile); err != nil {
-				a.log.Error("auth file not reloaded: keeping the previous version", "file", a.cfg.AuthFile, "err", err)
-				cur.seen()
-			} else {
-				a.users.Store(fs)
-				a.log.Info("auth file reloaded", "file", a.cfg.AuthFile, "users", len(fs.entries))
-			}
-		}
+		reloadFile(a.log, "auth", "users", a.cfg.AuthFile, &a.users, loadUsers)
 	}
 	if a.cfg.TokenFile != "" {
-		if cur := a.tokens.Load(); cur.settled() {
-			if fs, err := loadTokens(a.cfg.TokenFile); err != nil {
-				a.log.Error("token file not reloaded: keeping the previous version", "file", a.cfg.TokenFile, "err", err)
-				cur.seen()
-			} else {
-				a.tokens.Store(fs)
-				a.log.Info("token file reloaded", "file", a.cfg.TokenFile, "tokens", len(fs.entries))
-			}
-		}
+		reloadFile(a.log, "token", "tokens", a.cfg.TokenFile, &a.tokens, loadTokens)
 	}
+}
+
+// reloadFile is reload for one file: kind names it in the log, and count
+// the number of entries it holds.
+func reloadFile[T any](log *slog.Logger, kind, count, path string, p *atomic.Pointer[fileSet[T]], load func(string) (*fileSet[T], error)) {
+	cur := p.Load()
+	if !cur.settled() {
+		return
+	}
+	fs, err := load(path)
+	if err != nil {
+		log.Error(kind+" file not reloaded: keeping the previous version", "file", path, "err", err)
+		cur.seen()
+		return
+	}
+	p.Store(fs)
+	log.Info(kind+" file reloaded", "file", path, count, len(fs.entries))
 }
 
 // Authenticate returns the principal of r. Failures are counted against

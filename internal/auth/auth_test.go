@@ -273,7 +273,8 @@ func TestReloadWaitsForTheWriter(t *testing.T) {
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users")
 	write(t, users, mustLine(t, "alice", "pw", false, ""))
-	a, err := New(Config{AuthFile: users}, slog.New(slog.DiscardHandler))
+	var logs strings.Builder
+	a, err := New(Config{AuthFile: users}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,5 +308,11 @@ func TestReloadWaitsForTheWriter(t *testing.T) {
 	a.reload()
 	if !authenticates("bob", "pw2") {
 		t.Error("a rewrite that ended broken took the users away")
+	}
+	for _, want := range []string{`msg="auth file reloaded" file=` + users + " users=1",
+		`msg="auth file not reloaded: keeping the previous version" file=` + users} {
+		if strings.Count(logs.String(), want) != 1 {
+			t.Errorf("the log does not say once %q:\n%s", want, logs.String())
+		}
 	}
 }
