@@ -10,6 +10,9 @@ import (
 // to start writing it to disk.
 const writebackChunk = 8 << 20
 
+// syncFileRange is sync_file_range(2); a test records the calls.
+var syncFileRange = unix.SyncFileRange
+
 // writebackWriter starts writeback as an upload streams in, when fsync is
 // on: after each chunk it asks the kernel to write that chunk
 // (sync_file_range SYNC_FILE_RANGE_WRITE, which does not wait) and waits
@@ -47,12 +50,12 @@ func (w *writebackWriter) kick() {
 		if start > 0 {
 			// Wait for the previous chunk: dirty pages stay bounded.
 			prev := max(start-writebackChunk, 0)
-			if err := unix.SyncFileRange(fd, prev, start-prev,
+			if err := syncFileRange(fd, prev, start-prev,
 				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER); err != nil {
 				return err
 			}
 		}
-		return unix.SyncFileRange(fd, start, end-start, unix.SYNC_FILE_RANGE_WRITE)
+		return syncFileRange(fd, start, end-start, unix.SYNC_FILE_RANGE_WRITE)
 	}
 	var err error
 	if w.f != nil {
