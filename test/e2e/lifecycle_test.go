@@ -168,6 +168,22 @@ func attachStrace(t *testing.T, strace string, p *testutil.Proc, calls string) (
 	}
 }
 
+// getEach downloads name n times through each API (/file/ and /dav/),
+// failing unless every answer is want; with head, a HEAD follows each GET.
+func getEach(t *testing.T, c *client, name, want string, n int, head bool) {
+	t.Helper()
+	for range n {
+		for _, path := range []string{"/file/" + name, "/dav/" + name} {
+			if got := c.expect(200, "GET", path, nil); got != want {
+				t.Fatalf("GET %s: %d bytes, not the file", path, len(got))
+			}
+			if head {
+				c.expect(200, "HEAD", path, nil)
+			}
+		}
+	}
+}
+
 // countCalls counts the system calls of an strace -f -o trace by name (of
 // those keep accepts, or all when keep is nil), and in all; signal lines
 // ("--- SIGURG ...") are not calls.
@@ -246,14 +262,7 @@ func TestGetSystemCalls(t *testing.T) {
 	c.expect(200, "GET", "/file/small.bin", nil) // the connection, the first open of the root
 	detach := attachStrace(t, strace, p, "lseek,sendfile")
 	const gets = 20
-	for range gets {
-		for _, path := range []string{"/file/small.bin", "/dav/small.bin"} {
-			if got := c.expect(200, "GET", path, nil); got != string(big[:4096]) {
-				t.Fatalf("GET %s: %d bytes, not the file", path, len(got))
-			}
-			c.expect(200, "HEAD", path, nil)
-		}
-	}
+	getEach(t, c, "small.bin", string(big[:4096]), gets, true)
 	trace, serr := detach()
 	if n := strings.Count(trace, "lseek("); n > 0 {
 		t.Errorf("%d lseek calls for %d whole-file GETs and HEADs\n%s\n%s", n, 4*gets, trace, serr)
@@ -295,13 +304,7 @@ func TestNestedGetSystemCalls(t *testing.T) {
 	c.expect(200, "GET", "/file/a/b/c/f.txt", nil) // the connection, the first open of the root
 	detach := attachStrace(t, strace, p, "openat,openat2,close,fcntl,epoll_ctl")
 	const gets = 20
-	for range gets {
-		for _, path := range []string{"/file/a/b/c/f.txt", "/dav/a/b/c/f.txt"} {
-			if got := c.expect(200, "GET", path, nil); got != body {
-				t.Fatalf("GET %s: %d bytes, not the file", path, len(got))
-			}
-		}
-	}
+	getEach(t, c, "a/b/c/f.txt", body, gets, false)
 	trace, serr := detach()
 	counts, total := countCalls(trace, nil)
 	t.Logf("%d nested GETs: %v", 2*gets, counts)
