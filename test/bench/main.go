@@ -81,6 +81,7 @@ type config struct {
 	memWarmup  int
 	putClients int
 	only       string // comma-separated words; empty: every workload
+	warm       bool   // touch free memory once before measuring (warm.go)
 }
 
 // wants reports whether the workload step named name is to run.
@@ -106,7 +107,9 @@ type bench struct {
 	discardURL string
 	res        *results
 	start      time.Time
-	failed     int // samples that failed (a server error, a wrong count): exit status 1
+	failed     int           // samples that failed (a server error, a wrong count): exit status 1
+	warmBytes  int64         // free memory touched before round 1 (warm.go)
+	warmSys    time.Duration // the system time that took
 }
 
 func logf(format string, args ...any) {
@@ -120,6 +123,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "test/bench/results", "directory for results.md, samples.json and scaling.svg")
 	flag.StringVar(&c.tmpParent, "tmp", "", "parent of the temporary directory; must be on the disk under test (default: $TMPDIR if on the same file system as -out, else -out)")
 	flag.DurationVar(&c.wrkDur, "wrk-duration", 0, "duration of each wrk run (default 5s, 2s with -quick)")
+	flag.BoolVar(&c.warm, "warm", true, "touch the free memory once before measuring, so that no sample pays a virtual machine's first touch of a page")
 	flag.StringVar(&c.only, "only", "", "run only the workloads whose names contain one of these comma-separated words (e.g. \"PUT,GET,PROPFIND\"); default all")
 	flag.Parse()
 
@@ -190,6 +194,9 @@ func (b *bench) run() {
 	logf("writing fixtures in %s", b.tmp)
 	b.fixtures()
 	b.startDiscard()
+	if b.cfg.warm {
+		b.warmMemory()
+	}
 
 	for r := 1; r <= b.cfg.rounds; r++ {
 		logf("round %d of %d (%s elapsed)", r, b.cfg.rounds, time.Since(b.start).Round(time.Second))
@@ -326,19 +333,21 @@ func (b *bench) meta() map[string]any {
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	goVersion, _ := exec.Command("go", "env", "GOVERSION").Output()
 	return map[string]any{
-		"date":         b.start.UTC().Format(time.RFC3339),
-		"duration_s":   time.Since(b.start).Seconds(),
-		"quick":        b.cfg.quick,
-		"rounds":       b.cfg.rounds,
-		"big_bytes":    b.cfg.big,
-		"conc_bytes":   b.cfg.concSize,
-		"sweep_bytes":  b.cfg.sweep,
-		"small_n":      b.cfg.smallN,
-		"wrk_duration": b.cfg.wrkDur.String(),
-		"files":        b.cfg.nFiles,
-		"kernel":       strings.TrimSpace(string(kernel)),
-		"go":           strings.TrimSpace(string(goVersion)),
-		"cpus":         runtime.NumCPU(),
-		"tmp":          b.tmp,
+		"date":          b.start.UTC().Format(time.RFC3339),
+		"duration_s":    time.Since(b.start).Seconds(),
+		"quick":         b.cfg.quick,
+		"rounds":        b.cfg.rounds,
+		"big_bytes":     b.cfg.big,
+		"conc_bytes":    b.cfg.concSize,
+		"sweep_bytes":   b.cfg.sweep,
+		"small_n":       b.cfg.smallN,
+		"wrk_duration":  b.cfg.wrkDur.String(),
+		"files":         b.cfg.nFiles,
+		"kernel":        strings.TrimSpace(string(kernel)),
+		"go":            strings.TrimSpace(string(goVersion)),
+		"cpus":          runtime.NumCPU(),
+		"tmp":           b.tmp,
+		"warm_bytes":    b.warmBytes,
+		"warm_system_s": b.warmSys.Seconds(),
 	}
 }

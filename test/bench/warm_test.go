@@ -1,0 +1,39 @@
+package main
+
+import "testing"
+
+func TestWarmRoom(t *testing.T) {
+	meminfo := []byte("MemTotal:       24683620 kB\nMemFree:        20816968 kB\nMemAvailable:   20803272 kB\n")
+	free := int64(20816968) * kib
+	for _, c := range []struct {
+		name   string
+		cgroup int64
+		want   int64
+	}{
+		// An eighth of MemFree kept, rounded down to whole chunks.
+		{"no cgroup limit", -1, (free - free/8) / warmChunk * warmChunk},
+		// The cgroup's room, less at least 1 GiB.
+		{"cgroup limit", 3 * gib, 2 * gib},
+		{"cgroup nearly full", gib + mib, 0},
+	} {
+		if got := warmRoom(meminfo, c.cgroup); got != c.want {
+			t.Errorf("%s: warmRoom = %d MiB, want %d MiB", c.name, got/mib, c.want/mib)
+		}
+	}
+	if got := warmRoom([]byte("garbage\n"), -1); got != 0 {
+		t.Errorf("warmRoom without MemFree = %d, want 0", got)
+	}
+}
+
+func TestPageOrders(t *testing.T) {
+	buddy := []byte(`Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      3 
+Node 0, zone    DMA32      6      4      3      4      4      4      2      6      6      3    749 
+Node 0, zone   Normal   5069   1194   1098   1487   2921   2944   1735   1287    512    231   3857 
+`)
+	if got := pageOrders(buddy); got != 11 {
+		t.Errorf("pageOrders = %d, want 11", got)
+	}
+	if got := pageOrders(nil); got != 11 {
+		t.Errorf("pageOrders(nil) = %d, want the x86-64 default 11", got)
+	}
+}
