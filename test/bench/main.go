@@ -82,6 +82,7 @@ type config struct {
 	putClients int
 	only       string // comma-separated words; empty: every workload
 	warm       bool   // touch free memory once before measuring (warm.go)
+	pin        bool   // pin single-stream clients to one CPU (pin.go)
 }
 
 // wants reports whether the workload step named name is to run.
@@ -110,6 +111,7 @@ type bench struct {
 	failed     int           // samples that failed (a server error, a wrong count): exit status 1
 	warmBytes  int64         // free memory touched before round 1 (warm.go)
 	warmSys    time.Duration // the system time that took
+	pin        int           // CPU of the single-stream clients, or -1 (pin.go)
 }
 
 func logf(format string, args ...any) {
@@ -124,6 +126,7 @@ func main() {
 	flag.StringVar(&c.tmpParent, "tmp", "", "parent of the temporary directory; must be on the disk under test (default: $TMPDIR if on the same file system as -out, else -out)")
 	flag.DurationVar(&c.wrkDur, "wrk-duration", 0, "duration of each wrk run (default 5s, 2s with -quick)")
 	flag.BoolVar(&c.warm, "warm", true, "touch the free memory once before measuring, so that no sample pays a virtual machine's first touch of a page")
+	flag.BoolVar(&c.pin, "pin", true, "run the single-stream transfers' clients (cat, curl, dd) on the last CPU, leaving the servers free, so that where the scheduler puts curl does not decide the rate")
 	flag.StringVar(&c.only, "only", "", "run only the workloads whose names contain one of these comma-separated words (e.g. \"PUT,GET,PROPFIND\"); default all")
 	flag.Parse()
 
@@ -147,7 +150,7 @@ func main() {
 		c.wrkDur = 5 * time.Second
 	}
 
-	b := &bench{cfg: c, res: newResults(), start: time.Now()}
+	b := &bench{cfg: c, res: newResults(), start: time.Now(), pin: pinCPU(c.pin)}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -196,6 +199,9 @@ func (b *bench) run() {
 	b.startDiscard()
 	if b.cfg.warm {
 		b.warmMemory()
+	}
+	if b.pin >= 0 {
+		b.res.note("the single-stream transfers' clients (cat, curl, dd) ran pinned to CPU %d; the servers were free", b.pin)
 	}
 
 	for r := 1; r <= b.cfg.rounds; r++ {
@@ -349,5 +355,6 @@ func (b *bench) meta() map[string]any {
 		"tmp":           b.tmp,
 		"warm_bytes":    b.warmBytes,
 		"warm_system_s": b.warmSys.Seconds(),
+		"client_cpu":    b.pin,
 	}
 }

@@ -1,6 +1,14 @@
 package main
 
-import "testing"
+import (
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/davnas/davnas/internal/testutil"
+	"golang.org/x/sys/unix"
+)
 
 func TestWarmRoom(t *testing.T) {
 	meminfo := []byte("MemTotal:       24683620 kB\nMemFree:        20816968 kB\nMemAvailable:   20803272 kB\n")
@@ -35,5 +43,39 @@ Node 0, zone   Normal   5069   1194   1098   1487   2921   2944   1735   1287   
 	}
 	if got := pageOrders(nil); got != 11 {
 		t.Errorf("pageOrders(nil) = %d, want the x86-64 default 11", got)
+	}
+}
+
+func TestPinCPU(t *testing.T) {
+	if got := pinCPU(false); got != -1 {
+		t.Errorf("pinCPU(false) = %d, want -1", got)
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	got := pinCPU(true)
+	if set.Count() < 2 {
+		if got != -1 {
+			t.Errorf("one CPU: pinCPU(true) = %d, want -1", got)
+		}
+		return
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		testutil.Missing(t, "taskset")
+	}
+	if got < 0 || !set.IsSet(got) {
+		t.Fatalf("pinCPU(true) = %d, not a CPU this process may use", got)
+	}
+	for c := got + 1; c < 1024; c++ {
+		if set.IsSet(c) {
+			t.Errorf("pinCPU(true) = %d, but CPU %d is later", got, c)
+		}
+	}
+	// The pinned client really runs there.
+	b := &bench{pin: got}
+	out, err := b.client(`taskset -cp $$`)
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), ": "+strconv.Itoa(got)) {
+		t.Errorf("client's affinity: %q, %v; want CPU %d", out, err, got)
 	}
 }

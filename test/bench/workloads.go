@@ -160,7 +160,7 @@ func (b *bench) limitsAt(n int64) {
 		{"pipe → cat > file (limit)", `cat "$1" | cat > "$2"`},
 		{"pipe → dd conv=fdatasync (limit)", `cat "$1" | dd of="$2" bs=64K conv=fdatasync status=none`},
 	} {
-		d, err := timed(func() error { _, err := sh(l.script, src, dst); return err })
+		d, err := timed(func() error { _, err := b.client(l.script, src, dst); return err })
 		if err != nil {
 			fatalf("%s: %v", l.subject, err)
 		}
@@ -168,7 +168,7 @@ func (b *bench) limitsAt(n int64) {
 		removeAndSync(dst)
 	}
 	if b.have["curl"] {
-		d, err := timed(func() error { _, err := sh(curlUp, src, "PUT", b.discardURL+"/x"); return err })
+		d, err := timed(func() error { _, err := b.client(curlUp, src, "PUT", b.discardURL+"/x"); return err })
 		if err != nil {
 			fatalf("curl to the discard server: %v", err)
 		}
@@ -234,7 +234,7 @@ func (b *bench) uploadsAt(order []*server, n int64) {
 				b.restart(s)
 			}
 			m := s.p.meter()
-			d, err := timed(func() error { _, err := sh(curlUp, src, v.method, s.uploadURL(v, "up.bin")); return err })
+			d, err := timed(func() error { _, err := b.client(curlUp, src, v.method, s.uploadURL(v, "up.bin")); return err })
 			peak, cpu := m.end()
 			dst := filepath.Join(s.root, "up.bin")
 			if got := fileSize(dst); err == nil && got != n {
@@ -271,7 +271,7 @@ func (b *bench) downloadsAt(readers []*server, n int64) {
 			b.restart(s)
 		}
 		m := s.p.meter()
-		d, err := timed(func() error { _, err := sh(`curl -sS -f -o /dev/null "$1"`, s.getURL(name)); return err })
+		d, err := timed(func() error { _, err := b.client(`curl -sS -f -o /dev/null "$1"`, s.getURL(name)); return err })
 		peak, cpu := m.end()
 		if err != nil {
 			b.warn("download from %s: %v", subject, err)
