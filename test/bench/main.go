@@ -125,7 +125,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "test/bench/results", "directory for results.md, samples.json and scaling.svg")
 	flag.StringVar(&c.tmpParent, "tmp", "", "parent of the temporary directory; must be on the disk under test (default: $TMPDIR if on the same file system as -out, else -out)")
 	flag.DurationVar(&c.wrkDur, "wrk-duration", 0, "duration of each wrk run (default 5s, 2s with -quick)")
-	flag.BoolVar(&c.warm, "warm", true, "touch the free memory once before measuring, so that no sample pays a virtual machine's first touch of a page")
+	flag.BoolVar(&c.warm, "warm", true, "pause the kernel's free page reporting while the bench runs (restored at exit) and touch free memory once before measuring, so that no sample pays a host's faults for memory it took back")
 	flag.BoolVar(&c.pin, "pin", true, "run the single-stream transfers' clients (cat, curl, dd) on the last CPU, leaving the servers free, so that where the scheduler puts curl does not decide the rate")
 	flag.StringVar(&c.only, "only", "", "run only the workloads whose names contain one of these comma-separated words (e.g. \"PUT,GET,PROPFIND\"); default all")
 	flag.Parse()
@@ -152,7 +152,7 @@ func main() {
 
 	b := &bench{cfg: c, res: newResults(), start: time.Now(), pin: pinCPU(c.pin)}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		s := <-sig
 		logf("%v: stopping servers and removing temporary files", s)
@@ -200,7 +200,7 @@ func (b *bench) run() {
 	if b.cfg.warm {
 		b.warmMemory()
 	}
-	if b.pin >= 0 {
+	if b.pin >= 0 && (b.cfg.wants(sizeLabel(b.cfg.big)+" uploads") || b.cfg.wants(sizeLabel(b.cfg.big)+" downloads") || b.cfg.wants("size/concurrency sweep")) {
 		b.res.note("the single-stream transfers' clients (cat, curl, dd) ran pinned to CPU %d; the servers were free", b.pin)
 	}
 

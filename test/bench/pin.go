@@ -20,9 +20,10 @@ import (
 // the ratio between two of them a coin toss.
 //
 // So the bench does what load generators do: the client pipelines of the
-// single-stream workloads (cat, curl, dd) run pinned to the last CPU the
-// bench may use, and the servers stay free to use every CPU; with cat and
-// curl pinned to CPU 1 and davnas free, six samples ran at 1970–2290 MB/s.
+// single-stream workloads (cat, curl, dd; the concurrency sweep's one
+// upload too) run pinned to the last CPU the bench may use, and the
+// servers stay free to use every CPU; with cat and curl pinned to CPU 1
+// and davnas free, six samples ran at 1970–2290 MB/s.
 // The workloads with many clients (16 uploads at once, wrk, the Go
 // clients of the small requests) are not pinned: one CPU would bound the
 // client. -pin=false measures without.

@@ -19,15 +19,21 @@ import (
 
 // The cleanup stack: every server, the temporary directory and the root
 // context register here; runCleanups runs them last-in first-out, once,
-// from the normal exit, a panic, a fatal error or SIGINT/SIGTERM.
+// from the normal exit, a panic, a fatal error or SIGINT/SIGTERM/SIGHUP.
 var (
-	cleanupMu  sync.Mutex
-	cleanupRun sync.Mutex // held while the stack runs, so a second caller waits
-	cleanupFns []func()
+	cleanupMu   sync.Mutex
+	cleanupRun  sync.Mutex // held while the stack runs, so a second caller waits
+	cleanupFns  []func()
+	cleanupDone bool // the stack has run: what registers now runs at once
 )
 
 func atCleanup(f func()) {
 	cleanupMu.Lock()
+	if cleanupDone {
+		cleanupMu.Unlock()
+		f()
+		return
+	}
 	defer cleanupMu.Unlock()
 	cleanupFns = append(cleanupFns, f)
 }
@@ -37,7 +43,7 @@ func runCleanups() {
 	defer cleanupRun.Unlock()
 	cleanupMu.Lock()
 	fns := cleanupFns
-	cleanupFns = nil
+	cleanupFns, cleanupDone = nil, true
 	cleanupMu.Unlock()
 	for i := len(fns) - 1; i >= 0; i-- {
 		fns[i]()

@@ -26,10 +26,14 @@ import (
 // figures was 2x between rounds.
 //
 // So, like benchmark harnesses that fix the CPU's frequency, the bench
-// pauses free page reporting while it runs (the kernel's own switch: a
-// reporting order above the largest block, restored at exit) and touches
-// up to warmCap of free memory once before round 1, so that every sample
-// allocates memory the guest holds. -warm=false measures without either.
+// pauses free page reporting while it runs and touches up to warmCap of
+// free memory once before round 1, so that every sample allocates memory
+// the guest holds. The pause writes a reporting order above the largest
+// block to the kernel's own switch and writes the old value back at exit;
+// this machine's kernel takes it, where a mainline kernel refuses orders
+// above its largest (then nothing is paused, and nothing is touched
+// either: touched pages would go back to the host within seconds).
+// -warm=false measures without either.
 
 // warmChunk is how much is mapped at a time; warmCap is more than the
 // bench holds at once (its sources, one 1 GiB file and its temporary
@@ -44,19 +48,10 @@ const reportingOrder = "/sys/module/page_reporting/parameters/page_reporting_ord
 
 // warmMemory pauses free page reporting and touches free memory once.
 func (b *bench) warmMemory() {
-	if old, err := os.ReadFile(reportingOrder); err == nil {
-		off := strconv.Itoa(pageOrders(readFile("/proc/buddyinfo")))
-		if err := os.WriteFile(reportingOrder, []byte(off), 0); err != nil {
-			b.res.note("free page reporting left on (%v): memory samples may pay a host's faults", err)
-		} else {
-			atCleanup(func() { os.WriteFile(reportingOrder, old, 0) })
-			logf("free page reporting paused while the bench runs (%s: %s → %s; restored at exit)",
-				reportingOrder, strings.TrimSpace(string(old)), off)
-			b.res.note("free page reporting was paused during the run (page_reporting_order %s → %s, restored)",
-				strings.TrimSpace(string(old)), off)
-		}
+	if !b.pauseReporting() {
+		return
 	}
-	room := min(warmRoom(readFile("/proc/meminfo"), cgroupRoom()), warmCap)
+	room := min(warmRoom(readFile("/proc/meminfo"), cgroupRoom("/")), warmCap)
 	if room < warmChunk {
 		b.res.note("memory not pre-touched: too little free memory (%d MiB)", room/mib)
 		return
@@ -73,6 +68,11 @@ func (b *bench) warmMemory() {
 	t := time.Now()
 	var done int64
 	for done+warmChunk <= room && time.Since(t) < warmMax && rootCtx.Err() == nil {
+		// MAP_POPULATE does not fail when memory runs out (the OOM killer
+		// would come instead): check what is left before each chunk.
+		if warmRoom(readFile("/proc/meminfo"), -1) < warmChunk {
+			break
+		}
 		m, err := syscall.Mmap(-1, 0, warmChunk, syscall.PROT_READ|syscall.PROT_WRITE,
 			syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_POPULATE|syscall.MAP_NORESERVE)
 		if err != nil {
@@ -83,10 +83,45 @@ func (b *bench) warmMemory() {
 	}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 	sys := time.Duration(after.Stime.Nano() - before.Stime.Nano())
+	if done == 0 {
+		b.res.note("memory not pre-touched: no chunk of %d MiB could be mapped", warmChunk/mib)
+		return
+	}
 	gibs := float64(done) / gib
 	b.warmBytes, b.warmSys = done, sys
 	b.res.note("before round 1, %.1f GiB of free memory was touched once: %.1f s of system time, %.2f s a GiB (about 0.25 where the guest holds its memory; more is the host backing pages again)",
-		gibs, sys.Seconds(), sys.Seconds()/max(gibs, 1e-9))
+		gibs, sys.Seconds(), sys.Seconds()/gibs)
+}
+
+// pauseReporting turns free page reporting off until the bench exits and
+// reports whether touching memory is worth it: reporting is off now, or
+// the kernel has none.
+func (b *bench) pauseReporting() bool {
+	raw, err := os.ReadFile(reportingOrder)
+	if err != nil {
+		return true // no free page reporting here
+	}
+	old := strings.TrimSpace(string(raw))
+	if n, err := strconv.Atoi(old); err != nil || n < 0 {
+		return true // no reporting device has registered
+	}
+	if rootCtx.Err() != nil {
+		return false
+	}
+	off := strconv.Itoa(pageOrders(readFile("/proc/buddyinfo")))
+	// Registered before the write, so no exit path can miss it.
+	atCleanup(func() {
+		if err := os.WriteFile(reportingOrder, []byte(old), 0); err != nil {
+			logf("could not restore %s to %s (%v): write it back by hand", reportingOrder, old, err)
+		}
+	})
+	if err := os.WriteFile(reportingOrder, []byte(off), 0); err != nil {
+		b.res.note("free page reporting left on (%s refused %s: %v), memory not pre-touched: samples may pay a host's faults for memory it took back", reportingOrder, off, err)
+		return false
+	}
+	logf("free page reporting paused while the bench runs (%s: %s → %s; written back at exit)", reportingOrder, old, off)
+	b.res.note("free page reporting was paused during the run (page_reporting_order %s → %s, written back at exit)", old, off)
+	return true
 }
 
 // pageOrders is the number of block orders in /proc/buddyinfo (the largest
@@ -105,8 +140,8 @@ func pageOrders(buddyinfo []byte) int {
 }
 
 // warmRoom is how much memory to touch: MemFree from /proc/meminfo, or the
-// room left in the memory cgroup if smaller, less a margin of an eighth
-// and at least 1 GiB, so that nothing else is pushed out.
+// room left in the memory cgroup if smaller (-1: no limit), less a margin
+// of an eighth and at least 1 GiB, so that nothing else is pushed out.
 func warmRoom(meminfo []byte, cgroup int64) int64 {
 	free := int64(-1)
 	sc := bufio.NewScanner(bytes.NewReader(meminfo))
@@ -128,43 +163,69 @@ func warmRoom(meminfo []byte, cgroup int64) int64 {
 	return max(room, 0) / warmChunk * warmChunk
 }
 
-// cgroupRoom is the memory this process's cgroup may still take (v2
-// memory.max − memory.current, v1 memory.limit_in_bytes −
-// memory.usage_in_bytes), or -1 when there is no limit or it cannot tell.
-func cgroupRoom() int64 {
+// cgroupRoom is the memory this process's cgroups may still take, the
+// least over its cgroup and every ancestor (v2: memory.max −
+// memory.current; v1: memory.stat's hierarchical_memory_limit −
+// memory.usage_in_bytes), or -1 when no limit is found. root is "/" but
+// for tests. A cgroup path that does not resolve (a container without a
+// cgroup namespace of its own) falls back to the mount's top.
+func cgroupRoom(root string) int64 {
 	num := func(p string) int64 {
 		v, err := strconv.ParseInt(strings.TrimSpace(string(readFile(p))), 10, 64)
 		if err != nil {
-			return -1
+			return -1 // "max", or missing
 		}
 		return v
 	}
-	sc := bufio.NewScanner(bytes.NewReader(readFile("/proc/self/cgroup")))
+	least := int64(-1)
+	take := func(limit, usage int64) {
+		if limit < 0 || usage < 0 || limit >= 1<<62 { // v1's "no limit" is near 2^63
+			return
+		}
+		if r := max(limit-usage, 0); least < 0 || r < least {
+			least = r
+		}
+	}
+	sc := bufio.NewScanner(bytes.NewReader(readFile(filepath.Join(root, "proc/self/cgroup"))))
 	for sc.Scan() {
 		// hierarchy-ID:controllers:path
 		f := strings.SplitN(sc.Text(), ":", 3)
 		if len(f) != 3 {
 			continue
 		}
-		var limit, usage int64
 		switch {
 		case f[0] == "0" && f[1] == "":
-			d := filepath.Join("/sys/fs/cgroup", f[2])
-			limit, usage = num(filepath.Join(d, "memory.max")), num(filepath.Join(d, "memory.current"))
-		case strings.Contains(","+f[1]+",", ",memory,"):
-			d := filepath.Join("/sys/fs/cgroup/memory", f[2])
-			limit, usage = num(filepath.Join(d, "memory.limit_in_bytes")), num(filepath.Join(d, "memory.usage_in_bytes"))
-			if limit >= 1<<62 { // v1's "no limit"
-				return -1
+			mount := filepath.Join(root, "sys/fs/cgroup")
+			d := filepath.Join(mount, f[2])
+			if _, err := os.Stat(d); err != nil {
+				d = mount
 			}
-		default:
-			continue
-		}
-		if limit >= 0 && usage >= 0 {
-			return max(limit-usage, 0)
+			for ; strings.HasPrefix(d, mount); d = filepath.Dir(d) {
+				take(num(filepath.Join(d, "memory.max")), num(filepath.Join(d, "memory.current")))
+				if d == mount {
+					break
+				}
+			}
+		case strings.Contains(","+f[1]+",", ",memory,"):
+			mount := filepath.Join(root, "sys/fs/cgroup/memory")
+			d := filepath.Join(mount, f[2])
+			if _, err := os.Stat(d); err != nil {
+				d = mount
+			}
+			limit := int64(-1)
+			ms := bufio.NewScanner(bytes.NewReader(readFile(filepath.Join(d, "memory.stat"))))
+			for ms.Scan() {
+				if v, ok := strings.CutPrefix(ms.Text(), "hierarchical_memory_limit "); ok {
+					limit, _ = strconv.ParseInt(v, 10, 64)
+				}
+			}
+			if limit < 0 {
+				limit = num(filepath.Join(d, "memory.limit_in_bytes"))
+			}
+			take(limit, num(filepath.Join(d, "memory.usage_in_bytes")))
 		}
 	}
-	return -1
+	return least
 }
 
 func readFile(p string) []byte {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,5 +79,71 @@ func TestPinCPU(t *testing.T) {
 	out, err := b.client(`taskset -cp $$`)
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), ": "+strconv.Itoa(got)) {
 		t.Errorf("client's affinity: %q, %v; want CPU %d", out, err, got)
+	}
+}
+
+// cgroupRoom on fake /proc and /sys trees: the least room over a cgroup
+// and its ancestors, v1 and v2, and the fallback for a path that does not
+// resolve (a container without its own cgroup namespace).
+func TestCgroupRoom(t *testing.T) {
+	write := func(root, p, data string) {
+		t.Helper()
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  int64
+	}{
+		{"v2, the parent's limit is the least", map[string]string{
+			"proc/self/cgroup":                     "0::/pod/app\n",
+			"sys/fs/cgroup/pod/app/memory.max":     "max\n",
+			"sys/fs/cgroup/pod/app/memory.current": "1000\n",
+			"sys/fs/cgroup/pod/memory.max":         "5000\n",
+			"sys/fs/cgroup/pod/memory.current":     "3000\n",
+			"sys/fs/cgroup/memory.current":         "9000\n", // the root has no memory.max
+		}, 2000},
+		{"v2, own limit", map[string]string{
+			"proc/self/cgroup":                 "0::/app\n",
+			"sys/fs/cgroup/app/memory.max":     "4096\n",
+			"sys/fs/cgroup/app/memory.current": "1024\n",
+		}, 3072},
+		{"v2, no limit anywhere", map[string]string{
+			"proc/self/cgroup":                 "0::/app\n",
+			"sys/fs/cgroup/app/memory.max":     "max\n",
+			"sys/fs/cgroup/app/memory.current": "1024\n",
+		}, -1},
+		{"v2, path from the host's namespace", map[string]string{
+			"proc/self/cgroup":             "0::/kubepods/burstable/pod1/ctr\n",
+			"sys/fs/cgroup/memory.max":     "8192\n",
+			"sys/fs/cgroup/memory.current": "2048\n",
+		}, 6144},
+		{"v1, hierarchical limit", map[string]string{
+			"proc/self/cgroup": "4:memory:/pod/app\n1:cpu:/\n",
+			"sys/fs/cgroup/memory/pod/app/memory.limit_in_bytes": "9223372036854771712\n",
+			"sys/fs/cgroup/memory/pod/app/memory.usage_in_bytes": "1000\n",
+			"sys/fs/cgroup/memory/pod/app/memory.stat":           "cache 0\nhierarchical_memory_limit 6000\n",
+		}, 5000},
+		{"v1, no limit", map[string]string{
+			"proc/self/cgroup": "4:memory:/app\n",
+			"sys/fs/cgroup/memory/app/memory.limit_in_bytes": "9223372036854771712\n",
+			"sys/fs/cgroup/memory/app/memory.usage_in_bytes": "1000\n",
+			"sys/fs/cgroup/memory/app/memory.stat":           "hierarchical_memory_limit 9223372036854771712\n",
+		}, -1},
+		{"nothing readable", map[string]string{}, -1},
+	} {
+		root := t.TempDir()
+		for p, data := range c.files {
+			write(root, p, data)
+		}
+		if got := cgroupRoom(root); got != c.want {
+			t.Errorf("%s: cgroupRoom = %d, want %d", c.name, got, c.want)
+		}
 	}
 }

@@ -322,7 +322,11 @@ func (b *bench) concurrent(order []*server, c int) {
 					if strings.Contains(t.subject, "POST") {
 						method = "POST"
 					}
-					_, err := sh(curlUp, src, method, t.url(i))
+					run := sh
+					if c == 1 { // a single stream: pinned like workload 1
+						run = b.client
+					}
+					_, err := run(curlUp, src, method, t.url(i))
 					errs <- err
 				})
 			}
