@@ -81,7 +81,7 @@ type config struct {
 	memWarmup  int
 	putClients int
 	only       string // comma-separated words; empty: every workload
-	warm       bool   // touch free memory once before measuring (warm.go)
+	warm       bool   // pause free page reporting, touch free memory (warm.go)
 	pin        bool   // pin single-stream clients to one CPU (pin.go)
 }
 
