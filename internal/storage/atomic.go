@@ -234,7 +234,9 @@ func (a *AtomicFile) ReadFrom(src io.Reader) (int64, error) {
 	var file io.Writer
 	switch {
 	case a.s.fsync:
-		file = &writebackWriter{f: a.f, fd: a.fd, written: a.n, started: a.n}
+		// A second ReadFrom waits first for the last chunk's worth of
+		// what the first wrote, as that one would have.
+		file = &writebackWriter{f: a.f, fd: a.fd, written: a.n, prev: max(a.n-writebackChunk, 0), started: a.n}
 	case a.fd >= 0:
 		file = fdWriter(a.fd)
 	default:

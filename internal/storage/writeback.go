@@ -25,6 +25,7 @@ type writebackWriter struct {
 	f       *os.File // the file, or nil for a bare descriptor:
 	fd      int      // an unnamed upload's (AtomicFile.fd)
 	written int64    // bytes written
+	prev    int64    // start of the last range handed to writeback
 	started int64    // end of the range already handed to writeback
 	off     bool     // sync_file_range failed once: stop trying
 }
@@ -45,11 +46,12 @@ func (w *writebackWriter) Write(p []byte) (int, error) {
 }
 
 func (w *writebackWriter) kick() {
-	start, end := w.started, w.written
+	prev, start, end := w.prev, w.started, w.written
 	syncRange := func(fd int) error {
-		if start > 0 {
-			// Wait for the previous chunk: dirty pages stay bounded.
-			prev := max(start-writebackChunk, 0)
+		if start > prev { // (a length of 0 would mean "to the end of the file")
+			// Wait for the previous chunk, the range handed over last
+			// time (a chunk ends where the write that filled it ended):
+			// dirty pages stay bounded.
 			if err := syncFileRange(fd, prev, start-prev,
 				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER); err != nil {
 				return err
@@ -67,5 +69,5 @@ func (w *writebackWriter) kick() {
 		w.off = true
 		return
 	}
-	w.started = end
+	w.prev, w.started = start, end
 }
