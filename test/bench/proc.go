@@ -312,8 +312,9 @@ func (m *meter) end() (peak int64, cpu float64) {
 }
 
 // client runs the shell pipeline of a single-stream transfer (the 1 GiB
-// uploads and downloads, their sweep sizes and the limits measured beside
-// them) pinned to one CPU, b.pin, when there is one: see pin.go.
+// uploads and downloads, their sweep sizes, the limits measured beside
+// them and the concurrency sweep's one upload) pinned to one CPU, b.pin,
+// when there is one: see pin.go.
 func (b *bench) client(script string, args ...string) (string, error) {
 	if b.pin < 0 {
 		return sh(script, args...)
