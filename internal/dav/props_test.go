@@ -313,6 +313,70 @@ func TestPutOwnCloudHeaders(t *testing.T) {
 	e.want(201, "PUT", "/dav/h", "x", "OC-Checksum", "ADLER32:abcd") // unknown algorithms are not checked
 }
 
+// TestPutOwnCloudMtimeBeforeEpoch: rclone sends X-OC-Mtime as signed Unix
+// seconds, so a file dated 1970-01-01 (reproducible builds) or earlier
+// must keep its time, or every sync uploads it again.
+func TestPutOwnCloudMtimeBeforeEpoch(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		header string
+		want   time.Time
+	}{
+		{"0", time.Unix(0, 0)},
+		{"-304800895", time.Unix(-304800895, 0)},
+		{"-1.5", time.Unix(-2, 500_000_000)},
+		{"1600000000.25", time.Unix(1600000000, 250_000_000)},
+	} {
+		resp, _ := e.want(201, "PUT", "/dav/m"+c.header, "x", "X-OC-Mtime", c.header)
+		if got := resp.Header.Get("X-OC-Mtime"); got != "accepted" {
+			t.Errorf("X-OC-Mtime %s: reply %q", c.header, got)
+		}
+		fi, err := os.Stat(filepath.Join(e.dir, "m"+c.header))
+		if err != nil || !fi.ModTime().Equal(c.want) {
+			t.Errorf("X-OC-Mtime %s: mtime %v (%v), want %v", c.header, fi.ModTime(), err, c.want)
+		}
+	}
+}
+
+func TestOcMtime(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"1600000000", time.Unix(1600000000, 0), true},
+		{" 42 ", time.Unix(42, 0), true},
+		{"0", time.Unix(0, 0), true},
+		{"-1", time.Unix(-1, 0), true},
+		{"-0.25", time.Unix(-1, 750_000_000), true},
+		{"1.123456789123", time.Unix(1, 123456789), true},
+		{"12.", time.Unix(12, 0), true},
+		{"", time.Time{}, false},
+		{"NaN", time.Time{}, false},
+		{"Inf", time.Time{}, false},
+		{"-Inf", time.Time{}, false},
+		{"0x10", time.Time{}, false},
+		{"1e9", time.Time{}, false},
+		{"1_000", time.Time{}, false},
+		{"+5", time.Unix(5, 0), true},
+		{".5", time.Unix(0, 500_000_000), true},
+		{"-.5", time.Unix(-1, 500_000_000), true},
+		{".", time.Time{}, false},
+		{"-", time.Time{}, false},
+		{"1 2", time.Time{}, false},
+		{"--1", time.Time{}, false},
+		{"1.2.3", time.Time{}, false},
+		{"99999999999999999999", time.Time{}, false},
+		{"1099511627777", time.Time{}, false}, // past 2^40 s: no file system keeps it
+		{"-1099511627777", time.Time{}, false},
+	} {
+		got, ok := ocMtime(c.in)
+		if ok != c.ok || (ok && !got.Equal(c.want)) {
+			t.Errorf("ocMtime(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 func TestCreationDateAndBareUnlockToken(t *testing.T) {
 	e := newEnv(t)
 	before := time.Now().Add(-2 * time.Second)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -141,18 +140,46 @@ func etagListMatches(list, etag string, weak bool) bool {
 	return false
 }
 
-// ocMtime parses X-OC-Mtime: Unix seconds, possibly with a fraction.
+// ocMtime parses X-OC-Mtime: signed Unix seconds in decimal, possibly with
+// a fraction (rclone sends whole seconds, negative before 1970). Anything
+// else (exponents, NaN, hex, a time past ±2^40 s) is ignored, not guessed.
 func ocMtime(v string) (time.Time, bool) {
 	v = strings.TrimSpace(v)
-	if v == "" {
+	neg := strings.HasPrefix(v, "-")
+	if neg || strings.HasPrefix(v, "+") {
+		v = v[1:]
+	}
+	whole, frac, _ := strings.Cut(v, ".")
+	if whole == "" && frac == "" || !allDigits(whole) || !allDigits(frac) || len(whole) > 13 {
 		return time.Time{}, false
 	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 || f > 1<<40 {
+	var sec int64
+	for _, c := range whole {
+		sec = sec*10 + int64(c-'0')
+	}
+	var nsec int64
+	for i := range 9 {
+		nsec *= 10
+		if i < len(frac) {
+			nsec += int64(frac[i] - '0')
+		}
+	}
+	if sec > 1<<40 {
 		return time.Time{}, false
 	}
-	sec := int64(f)
-	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
+	if neg {
+		sec, nsec = -sec, -nsec
+	}
+	return time.Unix(sec, nsec), true // time.Unix normalises a negative nsec
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // ocChecksum parses OC-Checksum. Only SHA1 and MD5 are checked; another

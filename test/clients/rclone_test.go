@@ -269,6 +269,10 @@ func mutate(t *testing.T, dir string, sameSize bool) mutation {
 	}
 	// Added.
 	writeGen(t, dir, genFile{rel: "new/added file #1.txt", size: 300, mtime: later.Add(time.Hour)}, 1)
+	// Dated at the epoch (reproducible builds) and before it: rclone
+	// sends X-OC-Mtime 0 and a negative number.
+	writeGen(t, dir, genFile{rel: "new/epoch.txt", size: 10, mtime: time.Unix(0, 0)}, 2)
+	writeGen(t, dir, genFile{rel: "new/1960.txt", size: 11, mtime: time.Date(1960, 5, 5, 5, 5, 5, 0, time.UTC)}, 3)
 	// Renamed: files (within a directory, across directories, into a new
 	// one) and a directory with three files.
 	renames := [][2]string{
