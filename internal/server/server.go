@@ -92,6 +92,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, r := range store.RolledBack() {
+		// The journal undid an append a crash cut: the client was never
+		// answered, but the operator should know which file it was.
+		log.Warn("interrupted append rolled back", "path", r.Name, "size", r.Size, "torn_size", r.Torn)
+	}
 	s := &Server{cfg: cfg, log: log, store: store, locks: locking.New(), auth: a, certs: certs, apis: map[string]*apiSet{}}
 	ver, commit, gover := version.Info()
 	s.metrics = metrics.New(metrics.Sources{

@@ -28,6 +28,24 @@ type journal struct {
 	mu   sync.Mutex
 	free []*os.File // this process's idle slots, open and flocked
 	made bool       // the directory exists
+
+	rolledBack []Rollback // what recover truncated, for the log
+}
+
+// Rollback is an append a crash cut, undone at start-up: the file Name
+// (within the volume) was Torn bytes long and is back to Size.
+type Rollback struct {
+	Name       string
+	Size, Torn int64
+}
+
+// RolledBack lists the appends the start-up recovery undone (the volume's
+// Store only; nil elsewhere).
+func (s *Store) RolledBack() []Rollback {
+	if s.sh.top != s.root {
+		return nil
+	}
+	return s.sh.journal.rolledBack
 }
 
 // slot is a journal slot recording one append in flight.
@@ -195,7 +213,11 @@ func (j *journal) replay(f *os.File) error {
 	if err := target.Truncate(size); err != nil {
 		return err
 	}
-	return fdatasync(target)
+	if err := fdatasync(target); err != nil {
+		return err
+	}
+	j.rolledBack = append(j.rolledBack, Rollback{Name: string(name), Size: size, Torn: fi.Size()})
+	return nil
 }
 
 // birthNanos is f's creation time in nanoseconds, or 0 where the file

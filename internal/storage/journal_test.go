@@ -42,8 +42,19 @@ func TestJournalRollsBackACrashedAppend(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, "other"), []byte("replaced, longer"), 0o644))
 
 	// A live process's slot is not replayed.
-	live, err := Open(dir, Options{})
+	live, err := Open(dir, Options{}) // the restart
 	must(t, err)
+	// What was rolled back is reported, for the operator's log: the two
+	// torn appends (by their names within the volume), not the file
+	// replaced since.
+	got := map[string]Rollback{}
+	for _, r := range live.RolledBack() {
+		got[r.Name] = r
+	}
+	if len(got) != 2 || got["log"] != (Rollback{Name: "log", Size: 11, Torn: 20}) ||
+		got["u/sub.log"] != (Rollback{Name: "u/sub.log", Size: 2, Torn: 9}) {
+		t.Errorf("RolledBack() = %+v", live.RolledBack())
+	}
 	must(t, os.WriteFile(filepath.Join(dir, "busy"), []byte("b"), 0o644))
 	f, _ := live.root.OpenFile("busy", os.O_WRONLY|os.O_APPEND, 0)
 	fi, _ := f.Stat()
@@ -52,9 +63,12 @@ func TestJournalRollsBackACrashedAppend(t *testing.T) {
 	f.WriteString("in flight")
 	f.Close()
 
-	s2, err := Open(dir, Options{Fsync: true}) // the restart
+	s2, err := Open(dir, Options{Fsync: true}) // a second process
 	must(t, err)
 	defer s2.Close()
+	if r := s2.RolledBack(); len(r) != 0 {
+		t.Errorf("a live process's slot was rolled back: %+v", r)
+	}
 	for name, want := range map[string]string{
 		"log": "whole line\n", "u/sub.log": "a\n", "other": "replaced, longer", "busy": "bin flight",
 	} {

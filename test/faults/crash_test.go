@@ -132,16 +132,22 @@ func crashRound(t *testing.T, seed uint64, killAfter, pause time.Duration) {
 		acked += w.acked
 		started += w.started
 	}
-	torn := 0 // appends the kill cut in the middle, as left on disk
+	var torn []string // appends the kill cut in the middle, as left on disk
 	for _, w := range writers {
 		if b, err := os.ReadFile(filepath.Join(root, w.name)); err == nil && w.kind == "append" && w.check(b) != "" {
-			torn++
+			torn = append(torn, w.name)
 		}
 	}
 	t.Logf("killed after %v: %d of %d transfers acknowledged; on disk before the restart: %d temporary files, %d torn appends",
-		killAfter, acked, started, len(left), torn)
+		killAfter, acked, started, len(left), len(torn))
 
 	q := testutil.Start(t, root)
+	// Each torn append is rolled back at start-up, and says so in the log.
+	for _, name := range torn {
+		if !strings.Contains(q.Log(), `msg="interrupted append rolled back" path=`+name+" ") {
+			t.Errorf("no log line for the rolled-back append to %s:\n%s", name, q.Log())
+		}
+	}
 	for _, w := range writers {
 		b, err := os.ReadFile(filepath.Join(root, w.name))
 		if err != nil {
