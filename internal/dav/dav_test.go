@@ -117,7 +117,18 @@ func TestPut(t *testing.T) {
 	}
 	e.want(201, "MKCOL", "/dav/col", "")
 	e.want(405, "PUT", "/dav/col", "x") // a collection is not replaced by a file
+	e.want(405, "PUT", "/dav/col/", "x")
 	e.want(405, "PUT", "/dav/", "x")
+	// A URL ending in / names a collection, which PUT cannot make (nginx
+	// answers 409 too): no file is written under the name without it.
+	e.want(409, "PUT", "/dav/newdir/", "x")
+	e.want(409, "PUT", "/dav/a.txt/", "x")
+	if got, _ := e.file("a.txt"); got != "three" {
+		t.Errorf("PUT a.txt/ changed a.txt: %q", got)
+	}
+	if _, ok := e.file("newdir"); ok {
+		t.Error("PUT newdir/ wrote a file newdir")
+	}
 }
 
 // TestInterruptedPut cuts a chunked PUT off: the old file survives.

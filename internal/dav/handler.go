@@ -110,7 +110,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	case http.MethodGet, http.MethodHead:
 		return h.get(w, r, clean)
 	case http.MethodPut:
-		return h.put(w, r, clean)
+		return h.put(w, r, clean, strings.HasSuffix(name, "/"))
 	case http.MethodDelete:
 		return h.del(w, r, clean)
 	case "MKCOL":

@@ -12,8 +12,9 @@ import (
 	"github.com/davnas/davnas/internal/transfer"
 )
 
-// put replaces or creates a file through the store's one atomic upload path.
-func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) error {
+// put replaces or creates a file through the store's one atomic upload
+// path. slash: the URL ended in /, a collection's, which PUT cannot make.
+func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string, slash bool) error {
 	// RFC 9110 §14.5: "An origin server that allows PUT on a given target
 	// resource MUST send a 400 (Bad Request) response to a PUT request that
 	// contains a Content-Range header field". x/net/webdav ignores it and
@@ -64,6 +65,12 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string) erro
 			return httperr.Wrap(http.StatusConflict, "parent collection does not exist", err)
 		}
 		return err
+	}
+	if slash {
+		// Storage cleaned the slash away; writing the file under the name
+		// without it is not what the client asked (nginx answers 409 too).
+		a.Abort()
+		return httperr.New(http.StatusConflict, "cannot PUT a collection (the URL ends in /)")
 	}
 	// Checked now, so a doomed upload is refused before its body is read,
 	// and again at commit, where no other upload of the name can pass.

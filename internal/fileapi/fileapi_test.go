@@ -152,6 +152,18 @@ func TestAPITable(t *testing.T) {
 		{name: "file as parent", method: "POST", path: "/file/ml/child", body: "x", status: 409},
 		{name: "POST onto dir", method: "POST", path: "/file/testdir", body: "x", status: 409},
 		{name: "append to dir", method: "PUT", path: "/file/testdir", body: "x", status: 409},
+		// A name ending in / is a directory's: a file is never written
+		// under the name without it.
+		{name: "POST trailing slash", method: "POST", path: "/file/newname/", body: "x", status: 400,
+			respBody: "~cannot end in /", gone: []string{"newname"}},
+		{name: "POST trailing %2F", method: "POST", path: "/file/newname%2F", body: "x", status: 400, gone: []string{"newname"}},
+		{name: "POST trailing slash on a file", method: "POST", path: "/file/ml/", body: "x", status: 400,
+			disk: map[string]string{"ml": "file contents\nline2\nline3\nline4\n"}},
+		{name: "append trailing slash", method: "PUT", path: "/file/ml/", body: "x", status: 400,
+			disk: map[string]string{"ml": "file contents\nline2\nline3\nline4\n"}},
+		{name: "mv README form, directory with slash", method: "PUT", path: "/file/testdir/", body: `{"path": "td2"}`,
+			hdr: []string{"Content-Type", "application/json"}, status: 200, gone: []string{"testdir"}},
+		{name: "directory moved with slash", method: "GET", path: "/file/td2", status: 200},
 	}
 	e := newEnv(t)
 	for _, r := range rows {

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/storage"
@@ -17,6 +18,9 @@ import (
 // create is POST: create or replace name from the body, atomically, creating
 // missing parent directories.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string) error {
+	if strings.HasSuffix(name, "/") {
+		return errDirName
+	}
 	expected, ok := transfer.ExpectedLength(r)
 	if !ok {
 		return httperr.New(http.StatusBadRequest, "invalid X-Expected-Entity-Length")
@@ -37,6 +41,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string) er
 	httperr.OK(w)
 	return nil
 }
+
+// errDirName refuses a write to a name ending in /, a directory's name
+// (storage.Clean would drop the slash and write the file without it).
+var errDirName = httperr.New(http.StatusBadRequest, "a file name cannot end in /")
 
 // maxMoveBody bounds the JSON body of a move.
 const maxMoveBody = 64 << 10
@@ -59,6 +67,9 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, name string) error
 			}
 		}
 		body = io.MultiReader(bytes.NewReader(head), r.Body)
+	}
+	if strings.HasSuffix(name, "/") {
+		return errDirName
 	}
 	release, err := h.lock(name, false, false)
 	if err != nil {
