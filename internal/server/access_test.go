@@ -384,6 +384,49 @@ func TestStallTimeoutDownload(t *testing.T) {
 	}
 }
 
+// TestRefusedBodyNeverSent: a write refused before its body is read (a
+// missing file to append to, a missing parent) from a client that sends
+// the headers and never the body. net/http reads an unread body before it
+// answers (so that a client still sending sees the answer), and closes a
+// connection only after reading what it can of it: without a deadline,
+// such a client got no answer and held the connection for ever. It gets
+// its answer within the stall window and the connection is closed.
+func TestRefusedBodyNeverSent(t *testing.T) {
+	e := newEnvCfg(t, "", func(c *config.Config) { c.StallTimeout = 300 * time.Millisecond })
+	for _, c := range []struct {
+		req  string
+		want int
+	}{
+		{"PUT /file/missing HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 404},
+		{"PUT /file/missing HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n", 404},
+		{"PUT /dav/nope/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 409},
+		{"PUT /dav/nope/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 409},
+	} {
+		conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(conn, c.req)
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang, not a speed limit
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Errorf("%q: no answer: %v", c.req, err)
+			conn.Close()
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%q = %d, want %d", c.req, resp.StatusCode, c.want)
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%q: the connection was not closed after the answer: %v", c.req, err)
+		}
+		conn.Close()
+	}
+}
+
 func TestMaxConnections(t *testing.T) {
 	e := newEnvCfg(t, "", func(c *config.Config) { c.MaxConnections = 1 })
 	// Hold the one slot with an upload whose body stops half way. It may

@@ -125,6 +125,15 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 
 		next.ServeHTTP(cw, r)
 
+		if r.ContentLength != 0 && !st.body.eof.Load() {
+			// net/http reads what the handler left of the body before it
+			// answers (so that a client still sending sees the answer) and
+			// again before it closes: a client that sent the headers and
+			// never the body would get no answer and hold the connection
+			// for ever. Bound that read; past it, net/http answers with
+			// Connection: close and closes.
+			cw.dl.SetReadDeadline(time.Now().Add(drainWindow(cw.stall)))
+		}
 		s.progress.remove(st)
 		if cw.stall > 0 {
 			cw.dl.SetWriteDeadline(time.Time{}) // the connection may serve another request
@@ -155,6 +164,19 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// drainWindow is how long net/http may wait for the rest of a body the
+// handler did not read: the stall window, at most maxDrain.
+func drainWindow(stall time.Duration) time.Duration {
+	if stall > 0 && stall < maxDrain {
+		return stall
+	}
+	return maxDrain
+}
+
+// maxDrain bounds the wait for an unread body's rest (net/http reads at
+// most 256 KiB of it): time for any client that is sending.
+const maxDrain = 5 * time.Second
 
 // reqState is what the request log keeps of one request.
 type reqState struct {
@@ -400,13 +422,17 @@ func newRequestID() string {
 
 // countingBody counts the request bytes the handler read.
 type countingBody struct {
-	rc io.ReadCloser
-	n  atomic.Int64
+	rc  io.ReadCloser
+	n   atomic.Int64
+	eof atomic.Bool // the handler read the body to its end
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.n.Add(int64(n))
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
 	return n, err
 }
 
