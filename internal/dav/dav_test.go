@@ -313,3 +313,54 @@ func TestGetCollectionListing(t *testing.T) {
 }
 
 func newTestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+
+// TestPreconditionsOnEveryWrite: RFC 9110 §13.2.2, a server MUST NOT
+// perform a method whose precondition is false. x/net/webdav and davnas's
+// own COPY, MOVE, DELETE, MKCOL, LOCK and PROPPATCH ignored If-Match,
+// If-None-Match and If-Unmodified-Since: a client guarding against lost
+// updates with an ETag deleted or moved a file another client had changed.
+func TestPreconditionsOnEveryWrite(t *testing.T) {
+	e := newEnv(t)
+	e.want(201, "PUT", "/dav/f.txt", "one")
+	e.want(201, "MKCOL", "/dav/col", "")
+	head, _ := e.do("HEAD", "/dav/f.txt", "")
+	tag := head.Header.Get("ETag")
+	stale := []string{"If-Match", `"stale"`}
+	old := []string{"If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"}
+	lockBody := `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`
+	patch := `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:p>v</Z:p></D:prop></D:set></D:propertyupdate>`
+	for _, c := range []struct {
+		method, path, body string
+		hdr                []string
+	}{
+		{"DELETE", "/dav/f.txt", "", stale},
+		{"DELETE", "/dav/f.txt", "", old},
+		{"DELETE", "/dav/col", "", []string{"If-None-Match", "*"}},
+		{"MOVE", "/dav/f.txt", "", append([]string{"Destination", "/dav/g.txt"}, stale...)},
+		{"COPY", "/dav/f.txt", "", append([]string{"Destination", "/dav/h.txt"}, stale...)},
+		{"PROPPATCH", "/dav/f.txt", patch, stale},
+		{"LOCK", "/dav/f.txt", lockBody, stale},
+		{"LOCK", "/dav/new.txt", lockBody, []string{"If-Match", "*"}},
+		{"MKCOL", "/dav/col2", "", []string{"If-Match", "*"}},
+	} {
+		if resp, body := e.do(c.method, c.path, c.body, c.hdr...); resp.StatusCode != 412 {
+			t.Errorf("%s %s %v = %d %q, want 412", c.method, c.path, c.hdr, resp.StatusCode, body)
+		}
+	}
+	if got, ok := e.file("f.txt"); !ok || got != "one" {
+		t.Errorf("f.txt after refused writes: %q, %v", got, ok)
+	}
+	for _, name := range []string{"g.txt", "h.txt", "new.txt", "col2"} {
+		if _, err := os.Stat(filepath.Join(e.dir, name)); err == nil {
+			t.Errorf("%s was made by a request whose precondition failed", name)
+		}
+	}
+	if r := e.props("/dav/f.txt", "0", propfindBody("Z:p")); len(r) != 1 || r[0].value["urn:z p"] != "" {
+		t.Errorf("a refused PROPPATCH set the property: %+v", r)
+	}
+	// True preconditions pass.
+	e.want(201, "COPY", "/dav/f.txt", "", "Destination", "/dav/h.txt", "If-Match", tag)
+	e.want(201, "MOVE", "/dav/h.txt", "", "Destination", "/dav/g.txt", "If-Match", "*")
+	e.want(201, "MKCOL", "/dav/col2", "", "If-None-Match", "*")
+	e.want(204, "DELETE", "/dav/f.txt", "", "If-Match", tag, "If-Unmodified-Since", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
+}

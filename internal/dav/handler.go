@@ -30,6 +30,7 @@
 package dav
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -37,6 +38,7 @@ import (
 	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
+	"github.com/davnas/davnas/internal/transfer"
 )
 
 // Options tunes the handler.
@@ -104,6 +106,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := h.preconditions(r, clean); err != nil {
+		return err
+	}
 	switch r.Method {
 	case http.MethodOptions:
 		return h.options(w, clean)
@@ -134,6 +139,29 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 // class 2 server must also list class 1 ("DAV: 1, 2"); davfs2 refuses a
 // server that sends "2" alone. MS-Author-Via tells the Windows
 // mini-redirector to use WebDAV rather than FrontPage extensions.
+// preconditions refuses (412) a method that changes the resource when its
+// If-Match, If-None-Match or If-Unmodified-Since is false (RFC 9110
+// §13.2.2). GET and HEAD evaluate them in ServeContent (304 as well), PUT
+// again at commit under the name's lock; for the others the check runs
+// before anything is touched.
+func (h *Handler) preconditions(r *http.Request, clean string) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, "PROPFIND":
+		return nil
+	}
+	if !transfer.HasPreconditions(r) {
+		return nil
+	}
+	fi, err := h.store.Stat(clean)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		fi = nil
+	}
+	return transfer.CheckPreconditions(r, fi)
+}
+
 func (h *Handler) options(w http.ResponseWriter, clean string) error {
 	hdr := w.Header()
 	hdr.Set("DAV", "1, 2")

@@ -27,10 +27,10 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string, slas
 		return httperr.New(http.StatusBadRequest, "invalid X-Expected-Entity-Length")
 	}
 	opt := storage.CreateOptions{ExpectedSize: expected}
-	if hasPreconditions(r) {
+	if transfer.HasPreconditions(r) {
 		// Checked again at commit, under the name's lock: of two
 		// conditional uploads one wins and the other gets 412.
-		opt.Check = func(cur fs.FileInfo) error { return checkPreconditions(r, cur) }
+		opt.Check = func(cur fs.FileInfo) error { return transfer.CheckPreconditions(r, cur) }
 	}
 	// rclone's owncloud mode: X-OC-Mtime carries the source's modification
 	// time, to be answered with "X-OC-Mtime: accepted".
@@ -75,7 +75,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string, slas
 	// Checked now, so a doomed upload is refused before its body is read,
 	// and again at commit, where no other upload of the name can pass.
 	existing := a.Existing()
-	if err := checkPreconditions(r, existing); err != nil {
+	if err := transfer.CheckPreconditions(r, existing); err != nil {
 		a.Abort()
 		return err
 	}
@@ -100,51 +100,6 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, clean string, slas
 		w.WriteHeader(http.StatusNoContent)
 	}
 	return nil
-}
-
-// hasPreconditions reports whether r carries a precondition that
-// checkPreconditions evaluates.
-func hasPreconditions(r *http.Request) bool {
-	h := r.Header
-	return h.Get("If-Match") != "" || h.Get("If-Unmodified-Since") != "" || h.Get("If-None-Match") != ""
-}
-
-// checkPreconditions evaluates If-Match, If-None-Match and
-// If-Unmodified-Since against the current file (nil when there is none),
-// RFC 9110 §13.2.2, which x/net/webdav ignores on PUT (golang/go#44493).
-func checkPreconditions(r *http.Request, fi fs.FileInfo) error {
-	failed := httperr.New(http.StatusPreconditionFailed, "precondition failed")
-	if im := r.Header.Get("If-Match"); im != "" {
-		if fi == nil || !etagListMatches(im, storage.ETag(fi), false) {
-			return failed
-		}
-	} else if ius := r.Header.Get("If-Unmodified-Since"); ius != "" && fi != nil {
-		if t, err := http.ParseTime(ius); err == nil && fi.ModTime().Truncate(time.Second).After(t) {
-			return failed
-		}
-	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && fi != nil {
-		if etagListMatches(inm, storage.ETag(fi), true) {
-			return failed
-		}
-	}
-	return nil
-}
-
-// etagListMatches reports whether a comma-separated entity-tag list (or
-// "*") matches etag (always strong here). If-Match compares strongly, so a
-// weak tag never matches it; If-None-Match compares weakly (RFC 9110 §8.8.3.2).
-func etagListMatches(list, etag string, weak bool) bool {
-	for part := range strings.SplitSeq(list, ",") {
-		p := strings.TrimSpace(part)
-		if weak {
-			p = strings.TrimPrefix(p, "W/")
-		}
-		if p == "*" || p == etag {
-			return true
-		}
-	}
-	return false
 }
 
 // ocMtime parses X-OC-Mtime: signed Unix seconds in decimal, possibly with

@@ -18,6 +18,7 @@ import (
 	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/locking"
 	"github.com/davnas/davnas/internal/storage"
+	"github.com/davnas/davnas/internal/transfer"
 )
 
 // Prefix is where the API is mounted.
@@ -66,6 +67,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if health {
 		return h.health(w, r)
 	}
+	if err := h.preconditions(r, rt.name); err != nil {
+		return err
+	}
 	switch rt.op {
 	case opWC:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -93,6 +97,27 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return methodNotAllowed(w, allowName)
+}
+
+// preconditions refuses (412) a POST, append, DELETE or move whose
+// If-Match, If-None-Match or If-Unmodified-Since is false (RFC 9110
+// §13.2.2), before anything is touched; a POST checks again at commit,
+// under the name's lock. GET and HEAD evaluate them in ServeContent.
+func (h *Handler) preconditions(r *http.Request, name string) error {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodDelete {
+		return nil
+	}
+	if !transfer.HasPreconditions(r) {
+		return nil
+	}
+	fi, err := h.store.Stat(name)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		fi = nil
+	}
+	return transfer.CheckPreconditions(r, fi)
 }
 
 const allowName = "GET, HEAD, POST, PUT, DELETE, OPTIONS"

@@ -504,3 +504,55 @@ func TestInterruptedJSONAppend(t *testing.T) {
 		}
 	}
 }
+
+// TestPreconditions: POST, append, DELETE and mv honour If-Match,
+// If-None-Match and If-Unmodified-Since (RFC 9110 §13.2.2): a pipeline
+// that guards a write with the ETag it read is refused (412), and nothing
+// changes, when another writer came first.
+func TestPreconditions(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/file/f.txt", strings.NewReader("one\n"))
+	head, _ := e.do("HEAD", "/file/f.txt", nil)
+	tag := head.Header.Get("ETag")
+	stale := []string{"If-Match", `"stale"`}
+	for _, c := range []struct {
+		method, path, body string
+		hdr                []string
+	}{
+		{"POST", "/file/f.txt", "two\n", stale},
+		{"POST", "/file/f.txt", "two\n", []string{"If-None-Match", "*"}},
+		{"POST", "/file/new.txt", "x", []string{"If-Match", "*"}},
+		{"PUT", "/file/f.txt", "more\n", stale},
+		{"PUT", "/file/f.txt", "more\n", []string{"If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"}},
+		{"DELETE", "/file/f.txt", "", stale},
+		{"PUT", "/file/f.txt/mv", `{"path":"g.txt"}`, stale},
+		{"PUT", "/file/f.txt", `{"path":"g.txt"}`, append([]string{"Content-Type", "application/json"}, stale...)},
+	} {
+		resp, body := e.do(c.method, c.path, strings.NewReader(c.body), c.hdr...)
+		if resp.StatusCode != 412 {
+			t.Errorf("%s %s %v = %d %q, want 412", c.method, c.path, c.hdr, resp.StatusCode, body)
+		}
+	}
+	if got, ok := e.read("f.txt"); got != "one\n" || !ok {
+		t.Errorf("f.txt after refused writes = %q, %v", got, ok)
+	}
+	for _, name := range []string{"new.txt", "g.txt"} {
+		if _, ok := e.read(name); ok {
+			t.Errorf("%s was written by a request whose precondition failed", name)
+		}
+	}
+	// True preconditions pass.
+	if resp, _ := e.do("PUT", "/file/f.txt", strings.NewReader("more\n"), "If-Match", tag); resp.StatusCode != 200 {
+		t.Errorf("append with the current ETag = %d", resp.StatusCode)
+	}
+	head, _ = e.do("HEAD", "/file/f.txt", nil)
+	if resp, _ := e.do("POST", "/file/f.txt", strings.NewReader("two\n"), "If-Match", head.Header.Get("ETag")); resp.StatusCode != 200 {
+		t.Errorf("replace with the current ETag = %d", resp.StatusCode)
+	}
+	if resp, _ := e.do("POST", "/file/n.txt", strings.NewReader("n"), "If-None-Match", "*"); resp.StatusCode != 200 {
+		t.Errorf("create-only POST of a new name = %d", resp.StatusCode)
+	}
+	if resp, _ := e.do("DELETE", "/file/f.txt", nil, "If-Match", "*"); resp.StatusCode != 200 {
+		t.Errorf("DELETE with If-Match: * = %d", resp.StatusCode)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -30,10 +31,13 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string) er
 		return err
 	}
 	defer release()
-	res, err := h.store.Create(r.Context(), name, r.Body, storage.CreateOptions{
-		MakeParents:  true,
-		ExpectedSize: expected,
-	})
+	opt := storage.CreateOptions{MakeParents: true, ExpectedSize: expected}
+	if transfer.HasPreconditions(r) {
+		// Checked before the body too (serve); again here, at commit,
+		// where no other upload of the name can pass.
+		opt.Check = func(cur fs.FileInfo) error { return transfer.CheckPreconditions(r, cur) }
+	}
+	res, err := h.store.Create(r.Context(), name, r.Body, opt)
 	if err != nil {
 		return err
 	}

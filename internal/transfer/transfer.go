@@ -10,7 +10,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/storage"
 )
 
@@ -110,4 +112,50 @@ func ExpectedLength(r *http.Request) (int64, bool) {
 		return -1, false
 	}
 	return n, true
+}
+
+// HasPreconditions reports whether r carries a precondition that
+// CheckPreconditions evaluates.
+func HasPreconditions(r *http.Request) bool {
+	h := r.Header
+	return h.Get("If-Match") != "" || h.Get("If-Unmodified-Since") != "" || h.Get("If-None-Match") != ""
+}
+
+// CheckPreconditions evaluates If-Match, If-None-Match and
+// If-Unmodified-Since against the current resource (nil when there is
+// none), RFC 9110 §13.2.2, for a method that changes it: 412 when one is
+// false. (x/net/webdav ignores them on every write, golang/go#44493.)
+func CheckPreconditions(r *http.Request, fi fs.FileInfo) error {
+	failed := httperr.New(http.StatusPreconditionFailed, "precondition failed")
+	if im := r.Header.Get("If-Match"); im != "" {
+		if fi == nil || !etagListMatches(im, storage.ETag(fi), false) {
+			return failed
+		}
+	} else if ius := r.Header.Get("If-Unmodified-Since"); ius != "" && fi != nil {
+		if t, err := http.ParseTime(ius); err == nil && fi.ModTime().Truncate(time.Second).After(t) {
+			return failed
+		}
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && fi != nil {
+		if etagListMatches(inm, storage.ETag(fi), true) {
+			return failed
+		}
+	}
+	return nil
+}
+
+// etagListMatches reports whether a comma-separated entity-tag list (or
+// "*") matches etag (always strong here). If-Match compares strongly, so a
+// weak tag never matches it; If-None-Match compares weakly (RFC 9110 §8.8.3.2).
+func etagListMatches(list, etag string, weak bool) bool {
+	for part := range strings.SplitSeq(list, ",") {
+		p := strings.TrimSpace(part)
+		if weak {
+			p = strings.TrimPrefix(p, "W/")
+		}
+		if p == "*" || p == etag {
+			return true
+		}
+	}
+	return false
 }
