@@ -427,6 +427,40 @@ func TestRefusedBodyNeverSent(t *testing.T) {
 	}
 }
 
+// TestMalformedChunkedBody: a chunked body whose framing is broken is the
+// client's fault (400 with a reason), not the server's (it was 500), and
+// the old file survives on both upload paths and the append path.
+func TestMalformedChunkedBody(t *testing.T) {
+	e := newEnvCfg(t, "", nil)
+	os.WriteFile(filepath.Join(e.dir, "f"), []byte("old"), 0o644)
+	for _, method := range []string{"POST /file/f", "PUT /file/f", "PUT /dav/f"} {
+		for _, chunks := range []string{"zz\r\nabc\r\n0\r\n\r\n", "3\r\nabcdef\r\n0\r\n\r\n", "ffffffffffffffffff\r\nabc\r\n"} {
+			conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "%s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%s", method, chunks)
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang, not a speed limit
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Errorf("%s with %q: %v", method, chunks, err)
+				conn.Close()
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			conn.Close()
+			if resp.StatusCode != 400 || !strings.Contains(string(body), "malformed") {
+				t.Errorf("%s with chunks %q = %d %q, want 400 malformed", method, chunks, resp.StatusCode, body)
+			}
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(e.dir, "f")); string(got) != "old" {
+		t.Errorf("f = %q after malformed uploads", got)
+	}
+	assertNoTemp(t, e.dir)
+}
+
 func TestMaxConnections(t *testing.T) {
 	e := newEnvCfg(t, "", func(c *config.Config) { c.MaxConnections = 1 })
 	// Hold the one slot with an upload whose body stops half way. It may

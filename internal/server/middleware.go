@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -432,8 +433,24 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	if err == io.EOF {
 		b.eof.Store(true)
+	} else if err != nil && malformed(err) {
+		err = httperr.Wrap(http.StatusBadRequest, "malformed chunked request body", err)
 	}
 	return n, err
+}
+
+// malformed reports whether err, from reading a request body, is the body's
+// framing (a bad chunk size, a chunk longer than announced), the client's
+// fault, rather than the connection failing (a reset, a deadline, a body
+// cut short), which has its own answer.
+func malformed(err error) bool {
+	var ne net.Error
+	return !errors.As(err, &ne) &&
+		!errors.Is(err, io.ErrUnexpectedEOF) &&
+		!errors.Is(err, net.ErrClosed) &&
+		!errors.Is(err, http.ErrBodyReadAfterClose) &&
+		!errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded)
 }
 
 func (b *countingBody) Close() error { return b.rc.Close() }
