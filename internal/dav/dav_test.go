@@ -364,3 +364,23 @@ func TestPreconditionsOnEveryWrite(t *testing.T) {
 	e.want(201, "MKCOL", "/dav/col2", "", "If-None-Match", "*")
 	e.want(204, "DELETE", "/dav/f.txt", "", "If-Match", tag, "If-Unmodified-Since", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 }
+
+// TestLockOwnerCap: a lock's owner is kept in memory for the lock's life
+// (up to a day) and repeated in every lockdiscovery; one of megabytes, a
+// hundred times over, grew the server by hundreds of MiB. Past 4 KiB it is
+// refused, and nothing is locked.
+func TestLockOwnerCap(t *testing.T) {
+	e := newEnv(t)
+	e.want(201, "PUT", "/dav/f.txt", "x")
+	lockBody := func(owner string) string {
+		return `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>` +
+			owner + `</D:owner></D:lockinfo>`
+	}
+	_, body := e.want(413, "LOCK", "/dav/f.txt", lockBody(strings.Repeat("<a>", 2000)+strings.Repeat("</a>", 2000)))
+	if !strings.Contains(body, "owner") {
+		t.Errorf("413 body %q", body)
+	}
+	e.want(204, "PUT", "/dav/f.txt", "y") // not locked
+	resp, _ := e.want(200, "LOCK", "/dav/f.txt", lockBody(`<D:href>http://example.com/~me</D:href>`))
+	e.want(204, "UNLOCK", "/dav/f.txt", "", "Lock-Token", resp.Header.Get("Lock-Token"))
+}

@@ -24,6 +24,9 @@ const (
 	maxLockTimeout     = 24 * time.Hour
 )
 
+// maxLockOwner bounds a lock's owner, as stored (self-contained XML).
+const maxLockOwner = 4 << 10
+
 // lockInfo is a parsed LOCK body.
 type lockInfo struct {
 	shared bool
@@ -116,6 +119,11 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, clean string) err
 	if err != nil {
 		return httperr.Wrap(http.StatusBadRequest, "invalid LOCK body", err)
 	}
+	if len(li.owner) > maxLockOwner {
+		// Held in memory for the lock's life and sent in every
+		// lockdiscovery: clients send a name or a URL.
+		return httperr.New(http.StatusRequestEntityTooLarge, "lock owner larger than 4 KiB")
+	}
 	deep := true
 	switch r.Header.Get("Depth") {
 	case "", "infinity":
@@ -146,6 +154,9 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, clean string) err
 	})
 	if errors.Is(err, locking.ErrLocked) {
 		return httperr.New(http.StatusLocked, "Locked")
+	}
+	if errors.Is(err, locking.ErrTooManyLocks) {
+		return httperr.New(http.StatusServiceUnavailable, "too many locks held; try again when some are released")
 	}
 	if err != nil {
 		return err

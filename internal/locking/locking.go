@@ -34,7 +34,16 @@ var (
 	ErrLocked = errors.New("locked")
 	// ErrNoSuchLock: the token names no live lock.
 	ErrNoSuchLock = errors.New("no such lock")
+	// ErrTooManyLocks: maxLocks locks are live (503).
+	ErrTooManyLocks = errors.New("too many locks")
 )
+
+// maxLocks caps the live locks of a System and its Subs: a lock lives up to
+// a day, so without a cap clients could grow the server's memory without
+// bound. Ten thousand is far beyond what mounts and sync tools hold (one
+// lock per open file); with owners capped at 4 KiB by the WebDAV handler
+// they take at most about 50 MiB.
+var maxLocks = 10000
 
 // Request asks for a lock.
 type Request struct {
@@ -271,6 +280,9 @@ func (s *System) Lock(req Request) (*Lock, error) {
 		if covers(root, req.Deep, name) || (w.deep > 0 && under(root, name)) {
 			return nil, ErrLocked
 		}
+	}
+	if len(s.locks) >= maxLocks {
+		return nil, ErrTooManyLocks
 	}
 	l := &Lock{Token: newToken(), Root: root, Deep: req.Deep, Shared: req.Shared, OwnerXML: req.OwnerXML, Duration: req.Duration}
 	if req.Duration >= 0 {

@@ -1,6 +1,8 @@
 package locking
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +193,31 @@ func TestViews(t *testing.T) {
 	u.Release("/")
 	if _, ok := s.Get(l.Token); ok {
 		t.Error("Release of the view's root kept its lock")
+	}
+}
+
+// TestLockCap: live locks are capped, so that clients cannot grow the
+// server's memory without bound (a lock lives up to 24 h); an expired or
+// released lock frees its place.
+func TestLockCap(t *testing.T) {
+	defer func(n int) { maxLocks = n }(maxLocks)
+	maxLocks = 3
+	s := New()
+	var held []*Lock
+	for i := range 3 {
+		l, err := s.Lock(Request{Root: fmt.Sprintf("/f%d", i), Duration: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, l)
+	}
+	if _, err := s.Lock(Request{Root: "/f3", Duration: time.Hour}); !errors.Is(err, ErrTooManyLocks) {
+		t.Fatalf("fourth lock: %v, want ErrTooManyLocks", err)
+	}
+	if err := s.Unlock(held[0].Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lock(Request{Root: "/f3", Duration: time.Hour}); err != nil {
+		t.Errorf("a lock after an unlock: %v", err)
 	}
 }
