@@ -384,3 +384,21 @@ func TestLockOwnerCap(t *testing.T) {
 	resp, _ := e.want(200, "LOCK", "/dav/f.txt", lockBody(`<D:href>http://example.com/~me</D:href>`))
 	e.want(204, "UNLOCK", "/dav/f.txt", "", "Lock-Token", resp.Header.Get("Lock-Token"))
 }
+
+// TestControlCharactersRefused: no file or collection is made under a name
+// with a control character, through any WebDAV method.
+func TestControlCharactersRefused(t *testing.T) {
+	e := newEnv(t)
+	e.want(201, "PUT", "/dav/f.txt", "x")
+	e.want(400, "PUT", "/dav/a%0Ab", "x")
+	e.want(400, "MKCOL", "/dav/c%0D", "")
+	e.want(400, "MOVE", "/dav/f.txt", "", "Destination", "/dav/m%09v")
+	e.want(400, "COPY", "/dav/f.txt", "", "Destination", "/dav/c%7F")
+	lockBody := `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`
+	if resp, _ := e.do("LOCK", "/dav/l%0A", lockBody); resp.StatusCode != 400 {
+		t.Errorf("LOCK of an unmapped name with a newline = %d, want 400", resp.StatusCode)
+	}
+	if ents, _ := os.ReadDir(e.dir); len(ents) != 1 {
+		t.Errorf("%d entries in the root, want f.txt only", len(ents))
+	}
+}

@@ -164,6 +164,12 @@ func TestAPITable(t *testing.T) {
 		{name: "mv README form, directory with slash", method: "PUT", path: "/file/testdir/", body: `{"path": "td2"}`,
 			hdr: []string{"Content-Type", "application/json"}, status: 200, gone: []string{"testdir"}},
 		{name: "directory moved with slash", method: "GET", path: "/file/td2", status: 200},
+		// A newline in a name would fake entries in the plain listing.
+		{name: "newline in a new name", method: "POST", path: "/file/x%0Ay", body: "x", status: 400,
+			respBody: "control characters are not allowed in names\n", gone: []string{"x\ny"}},
+		{name: "escape in a new directory", method: "POST", path: "/file/d%1B/f", body: "x", status: 400, gone: []string{"d\x1b"}},
+		{name: "newline in a move target", method: "PUT", path: "/file/ml/mv", body: `{"path":"m\nl"}`, status: 400,
+			disk: map[string]string{"ml": "file contents\nline2\nline3\nline4\n"}},
 	}
 	e := newEnv(t)
 	for _, r := range rows {

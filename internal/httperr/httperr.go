@@ -25,6 +25,7 @@ var mapping = []struct {
 	{storage.ErrChecksum, http.StatusBadRequest, "checksum mismatch"},
 	{storage.ErrNotFound, http.StatusNotFound, "Not Found"},
 	{storage.ErrInvalidName, http.StatusBadRequest, "invalid name"},
+	{storage.ErrControlChar, http.StatusBadRequest, "control characters are not allowed in names"},
 	{storage.ErrNameTooLong, http.StatusBadRequest, "name too long"},
 	{storage.ErrReserved, http.StatusBadRequest, "name is reserved for the server"},
 	{storage.ErrOutsideRoot, http.StatusForbidden, "path leads outside the storage root"},

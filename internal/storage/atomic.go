@@ -96,7 +96,7 @@ type AtomicFile struct {
 // an exclusive flock while it lives, so a start-up sweep of another process
 // never removes an upload in progress.
 func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, error) {
-	clean, err := resolve("create", name)
+	clean, err := resolveNew("create", name)
 	if err != nil {
 		return nil, err
 	}

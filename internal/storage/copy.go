@@ -32,7 +32,7 @@ func (s *Store) Copy(ctx context.Context, from, to string, opt CopyOptions) (rep
 	if err != nil {
 		return false, err
 	}
-	dst, err := resolve("copy", to)
+	dst, err := resolveNew("copy", to)
 	if err != nil {
 		return false, err
 	}

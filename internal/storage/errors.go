@@ -32,6 +32,7 @@ var (
 	ErrNameTooLong = errors.New("name too long")
 	ErrNotRegular  = errors.New("not a regular file")
 	ErrBusy        = errors.New("file is held by another program")
+	ErrControlChar = errors.New("name contains a control character")
 )
 
 // pathErr builds the error shape this package returns: the root-relative name
@@ -104,7 +105,7 @@ func classify(err error) error {
 var sentinels = []error{ErrChecksum, ErrNotFound, ErrExists, ErrPermission, ErrInvalidName,
 	ErrReserved, ErrOutsideRoot, ErrIsDir, ErrNotDir, ErrNotEmpty, ErrIsRoot,
 	ErrNoSpace, ErrReadOnly, ErrIncomplete, ErrTooLarge, ErrIntoItself, ErrNameTooLong,
-	ErrNotRegular, ErrBusy}
+	ErrNotRegular, ErrBusy, ErrControlChar}
 
 // isRootEscape recognises os.Root's refusal of a name that would leave the
 // root (through "..", an absolute symlink or a symlink pointing outside). The

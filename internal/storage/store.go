@@ -227,6 +227,23 @@ func resolve(op, name string) (string, error) {
 	return clean, nil
 }
 
+// resolveNew is resolve for a name about to be made (a file, a directory,
+// the destination of a move or copy): it also refuses a control character
+// (U+0000–U+001F, U+007F) anywhere in it. Linux allows them, but a newline
+// in a name breaks every line-oriented reader of a listing (GET /file/DIR,
+// `while read`), and escapes corrupt terminals. A name put there by
+// another program stays reachable: only what davnas makes is refused.
+func resolveNew(op, name string) (string, error) {
+	clean, err := resolve(op, name)
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsFunc(clean, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", pathErr(op, clean, ErrControlChar)
+	}
+	return clean, nil
+}
+
 // Stat returns the FileInfo of name, following symbolic links that stay
 // inside the root.
 func (s *Store) Stat(name string) (fs.FileInfo, error) {
@@ -326,7 +343,7 @@ var leaseBreakTime = sync.OnceValue(func() time.Duration {
 
 // Mkdir creates the directory name; its parent must exist.
 func (s *Store) Mkdir(name string, perm fs.FileMode) error {
-	clean, err := resolve("mkdir", name)
+	clean, err := resolveNew("mkdir", name)
 	if err != nil {
 		return err
 	}
@@ -387,7 +404,7 @@ func (s *Store) Move(ctx context.Context, from, to string, opt MoveOptions) (rep
 	if err != nil {
 		return false, err
 	}
-	dst, err := resolve("move", to)
+	dst, err := resolveNew("move", to)
 	if err != nil {
 		return false, err
 	}

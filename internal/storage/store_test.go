@@ -265,3 +265,39 @@ func TestContentType(t *testing.T) {
 		t.Errorf("ContentType allocates %v times", n)
 	}
 }
+
+// TestControlCharactersInNewNames: a name with a control character (a
+// newline above all) would break every line-oriented reader of a listing
+// (GET /file/DIR, logs, `while read`): no file or directory is created
+// under one, by any path. One put there by something else stays readable
+// and removable.
+func TestControlCharactersInNewNames(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644))
+	for _, name := range []string{"a\nb", "tab\there", "cr\r", "esc\x1b[31m", "del\x7f", "d\nir/f"} {
+		if _, err := s.Create(ctx, name, strings.NewReader("x"), CreateOptions{ExpectedSize: -1, MakeParents: true}); !errors.Is(err, ErrControlChar) {
+			t.Errorf("Create(%q) = %v, want ErrControlChar", name, err)
+		}
+		if err := s.Mkdir(name, 0o755); !errors.Is(err, ErrControlChar) {
+			t.Errorf("Mkdir(%q) = %v, want ErrControlChar", name, err)
+		}
+		if _, err := s.Move(ctx, "f", name, MoveOptions{}); !errors.Is(err, ErrControlChar) {
+			t.Errorf("Move(f, %q) = %v, want ErrControlChar", name, err)
+		}
+		if _, err := s.Copy(ctx, "f", name, CopyOptions{}); !errors.Is(err, ErrControlChar) {
+			t.Errorf("Copy(f, %q) = %v, want ErrControlChar", name, err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("root holds %d entries, want only f", len(ents))
+	}
+	// Put there by another program: read and removed through the store.
+	must(t, os.WriteFile(filepath.Join(dir, "old\nname"), []byte("kept"), 0o644))
+	if _, err := s.Stat("old\nname"); err != nil {
+		t.Errorf("Stat of an existing name with a newline: %v", err)
+	}
+	if err := s.Remove(ctx, "old\nname"); err != nil {
+		t.Errorf("Remove of an existing name with a newline: %v", err)
+	}
+}
