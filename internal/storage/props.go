@@ -95,7 +95,9 @@ func (s *Store) readProps(clean string) (Props, error) {
 		return nil, wrap("props", clean, err)
 	}
 	b, err := s.root.ReadFile(sidecarName(clean))
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENAMETOOLONG) {
+		// No sidecar; or the name is too long to have one (242 bytes and
+		// more), and its properties, if any, are in the attribute.
 		return Props{}, nil
 	}
 	if err != nil {

@@ -159,3 +159,24 @@ func TestChecksums(t *testing.T) {
 		t.Error("a mismatched upload was kept")
 	}
 }
+
+// TestPropsLongName: a name of 242-255 bytes is valid, but its sidecar's
+// name (".davnas-props." and the name) is over NAME_MAX. Where extended
+// attributes work, no sidecar is needed: reading the properties of such a
+// file (PROPPATCH, COPY) answered "name too long".
+func TestPropsLongName(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	long := strings.Repeat("q", 250)
+	must(t, os.WriteFile(filepath.Join(dir, long), []byte("x"), 0o644))
+	if p, err := s.Props(long); err != nil || len(p) != 0 {
+		t.Fatalf("Props of a 250-byte name: %v, %v", p, err)
+	}
+	setProp(t, s, long, color, "green")
+	if _, err := s.Copy(ctx, long, long[:249]+"c", CopyOptions{}); err != nil {
+		t.Fatalf("Copy of a 250-byte name: %v", err)
+	}
+	if p, err := s.Props(long[:249] + "c"); err != nil || p[color] != "green" {
+		t.Errorf("the copy's properties: %v, %v", p, err)
+	}
+}
