@@ -30,7 +30,67 @@ func ServeFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInf
 	h["Etag"] = []string{storage.ETag(fi)}
 	h["Content-Type"] = []string{storage.ContentType(fi.Name())}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
+	if rng := r.Header.Get("Range"); rng != "" {
+		if fixed := normalizeRange(rng, fi.Size()); fixed == "" {
+			r.Header.Del("Range")
+		} else if fixed != rng {
+			r.Header.Set("Range", fixed)
+		}
+	}
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), &SizedFile{f: f, size: fi.Size()})
+}
+
+// normalizeRange rewrites the byte ranges http.ServeContent gets wrong
+// into ones it gets right (RFC 9110 §14.1): a suffix of zero bytes, which
+// it served as "bytes 10-9/10", becomes an unsatisfiable range (skipped
+// beside others, 416 alone); an empty file has no range to serve (it
+// served "bytes 0--1/0"): "" drops the header, and the answer is the
+// whole, empty, file (200, as RFC 9110 §14.2 allows); a last position or suffix too large for
+// int64, which it refused, means "to the end" and "all". Anything else,
+// malformed included, is left for ServeContent to judge.
+func normalizeRange(v string, size int64) string {
+	specs, ok := strings.CutPrefix(v, "bytes=")
+	if !ok {
+		return v
+	}
+	if size == 0 {
+		return ""
+	}
+	out := make([]string, 0, 2)
+	changed := false
+	for spec := range strings.SplitSeq(specs, ",") {
+		spec = strings.TrimSpace(spec)
+		first, last, found := strings.Cut(spec, "-")
+		switch {
+		case !found || !allDigits(last):
+		case first == "" && strings.Trim(last, "0") == "":
+			spec, changed = strconv.FormatInt(size, 10)+"-", true // a zero suffix
+		case first == "" && tooBig(last):
+			spec, changed = "0-", true
+		case allDigits(first) && tooBig(last):
+			spec, changed = first+"-", true
+		}
+		out = append(out, spec)
+	}
+	if !changed {
+		return v
+	}
+	return "bytes=" + strings.Join(out, ",")
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// tooBig: digits past int64.
+func tooBig(digits string) bool {
+	_, err := strconv.ParseInt(digits, 10, 64)
+	return err != nil
 }
 
 // SizedFile is a freshly opened file (offset 0) whose size is known from

@@ -124,3 +124,47 @@ func TestSizedFile(t *testing.T) {
 		t.Fatalf("File() read from the wrong offset: %q", rest)
 	}
 }
+
+// TestRangeEdges: where http.ServeContent answers a Range wrongly. A
+// suffix of zero bytes, or any suffix of an empty file, came back as 206
+// with "Content-Range: bytes 10-9/10" (or "0--1/0"); RFC 9110 §14.1.1 calls
+// a zero suffix unsatisfiable (416, "bytes */10"), and an empty file is
+// served whole (200), as ServeContent does for "bytes=0-". A last position past
+// int64 was refused (416) where RFC 9110 §14.1.2 clamps it to the end.
+func TestRangeEdges(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		content, rng string
+		status       int
+		contentRange string
+		body         string
+	}{
+		{"0123456789", "bytes=-0", 416, "bytes */10", ""},
+		{"0123456789", "bytes=-0,-2", 206, "bytes 8-9/10", "89"},
+		{"0123456789", "bytes=0-99999999999999999999", 206, "bytes 0-9/10", "0123456789"},
+		{"0123456789", "bytes=-99999999999999999999", 206, "bytes 0-9/10", "0123456789"},
+		{"0123456789", "bytes=3-4", 206, "bytes 3-4/10", "34"},
+		{"", "bytes=-5", 200, "", ""}, // no range of nothing: the whole (empty) file
+		{"", "bytes=-0", 200, "", ""},
+		{"", "bytes=0-", 200, "", ""},
+	} {
+		p := filepath.Join(dir, "f")
+		if err := os.WriteFile(p, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		req := httptest.NewRequest("GET", "/f", nil)
+		req.Header.Set("Range", c.rng)
+		w := httptest.NewRecorder()
+		ServeFile(w, req, f, fi)
+		f.Close()
+		if w.Code != c.status || w.Header().Get("Content-Range") != c.contentRange || (c.status == 206 && w.Body.String() != c.body) {
+			t.Errorf("%q of %q = %d %q %q, want %d %q %q", c.rng, c.content, w.Code, w.Header().Get("Content-Range"), w.Body.String(),
+				c.status, c.contentRange, c.body)
+		}
+	}
+}
