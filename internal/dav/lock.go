@@ -112,12 +112,15 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, clean string) err
 	if err != nil {
 		return httperr.Wrap(http.StatusBadRequest, "request body ended before its announced length", err)
 	}
+	if len(body) > maxXMLBody {
+		return httperr.New(http.StatusRequestEntityTooLarge, "XML request body larger than 1 MiB")
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return h.refreshLock(w, r, clean, timeout)
 	}
 	li, err := parseLockInfo(bytes.NewReader(body))
 	if err != nil {
-		return httperr.Wrap(http.StatusBadRequest, "invalid LOCK body", err)
+		return badBody("invalid LOCK body", err)
 	}
 	if len(li.owner) > maxLockOwner {
 		// Held in memory for the lock's life and sent in every

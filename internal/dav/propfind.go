@@ -139,7 +139,7 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, clean string)
 	}
 	pf, err := parsePropfind(r.Body)
 	if err != nil {
-		return httperr.Wrap(http.StatusBadRequest, "invalid PROPFIND body", err)
+		return badBody("invalid PROPFIND body", err)
 	}
 	fi, err := h.store.Stat(clean)
 	if err != nil {
@@ -758,7 +758,7 @@ func (h *Handler) propfindServerRoot(w http.ResponseWriter, r *http.Request) err
 	}
 	pf, err := parsePropfind(r.Body)
 	if err != nil {
-		return httperr.Wrap(http.StatusBadRequest, "invalid PROPFIND body", err)
+		return badBody("invalid PROPFIND body", err)
 	}
 	fi, err := h.store.Stat(".")
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/davnas/davnas/internal/httperr"
 	"github.com/davnas/davnas/internal/storage"
 )
 
@@ -77,7 +76,7 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, clean string
 	}
 	ops, err := parsePropertyUpdate(r.Body)
 	if err != nil {
-		return httperr.Wrap(http.StatusBadRequest, "invalid PROPPATCH body", err)
+		return badBody("invalid PROPPATCH body", err)
 	}
 	release, err := h.authorize(r, clean, target{clean: clean})
 	if err != nil {

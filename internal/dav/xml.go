@@ -5,9 +5,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/davnas/davnas/internal/httperr"
 )
 
 // maxXMLBody bounds a request's XML body (PROPFIND, PROPPATCH, LOCK).
@@ -17,6 +20,15 @@ const nsDAV = "DAV:"
 
 var errBadXML = errors.New("malformed XML request body")
 
+// badBody is the answer to an XML body that could not be parsed: 400 with
+// msg, or 413 when it was longer than maxXMLBody.
+func badBody(msg string, err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return httperr.Wrap(http.StatusRequestEntityTooLarge, "XML request body larger than 1 MiB", err)
+	}
+	return httperr.Wrap(http.StatusBadRequest, msg, err)
+}
+
 // xmlDecoder returns a decoder over a bounded request body that rejects
 // what encoding/xml lets through: a prefix declared with an empty namespace
 // (xmlns:p=""), which XML Namespaces 1.0 forbids (litmus propfind_invalid2).
@@ -25,7 +37,7 @@ type xmlDecoder struct {
 }
 
 func newXMLDecoder(r io.Reader) *xmlDecoder {
-	d := xml.NewDecoder(io.LimitReader(r, maxXMLBody))
+	d := xml.NewDecoder(http.MaxBytesReader(nil, io.NopCloser(r), maxXMLBody))
 	d.Strict = true
 	return &xmlDecoder{d: d}
 }
