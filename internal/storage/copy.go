@@ -49,6 +49,11 @@ func (s *Store) Copy(ctx context.Context, from, to string, opt CopyOptions) (rep
 	if !sfi.Mode().IsRegular() && !sfi.IsDir() {
 		return false, pathErr("copy", src, ErrNotRegular) // as in a directory's copy, where they are skipped
 	}
+	if sfi.IsDir() {
+		if err := s.notAncestor(src, sfi, parent(dst)); err != nil {
+			return false, err
+		}
+	}
 	dfi, err := s.root.Lstat(dst)
 	exists := err == nil
 	if exists && !opt.Overwrite {
@@ -113,6 +118,27 @@ func (s *Store) Copy(ctx context.Context, from, to string, opt CopyOptions) (rep
 	}
 	s.moveSidecar(tmp, dst)
 	return exists, s.syncDir(parent(dst))
+}
+
+// notAncestor refuses a copy of the directory src (its stat, sfi, through
+// any symbolic link) into dir when src is dir or one of its ancestors, as
+// the name checks do for plain names: a link inside the root can name the
+// root or an ancestor of the destination (or the destination's path can
+// pass through a link into src), and the copy would copy into itself.
+// Identities are compared along dir's path, each element resolved.
+func (s *Store) notAncestor(src string, sfi fs.FileInfo, dir string) error {
+	id := fileID(sfi)
+	for d := dir; ; d = parent(d) {
+		if fi, err := s.root.Stat(d); err == nil && fileID(fi) == id {
+			if d == "." {
+				return pathErr("copy", src, ErrIsRoot)
+			}
+			return pathErr("copy", src, ErrIntoItself)
+		}
+		if d == "." {
+			return nil
+		}
+	}
 }
 
 // copyFile copies the file src to the new name dst and returns it open

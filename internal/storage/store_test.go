@@ -301,3 +301,39 @@ func TestControlCharactersInNewNames(t *testing.T) {
 		t.Errorf("Remove of an existing name with a newline: %v", err)
 	}
 }
+
+// TestCopyThroughSymlinkIntoItself: the name checks (a copy into itself or
+// of the root is refused) compared names, but a symbolic link inside the
+// root can name the root or an ancestor of the destination: COPY of such a
+// link copied the whole volume into itself (an outside review filled 117
+// MB with one request). The copy compares identities too.
+func TestCopyThroughSymlinkIntoItself(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := context.Background()
+	must(t, os.MkdirAll(filepath.Join(dir, "sb/inner"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "sb/inner/f"), []byte("x"), 0o644))
+	must(t, os.Symlink("../..", filepath.Join(dir, "sb/inner/up"))) // the root
+	must(t, os.Symlink(".", filepath.Join(dir, "sb/self")))         // sb
+	must(t, os.Symlink("sb", filepath.Join(dir, "l")))              // sb, from the root
+	for _, c := range []struct {
+		from, to string
+		want     error
+	}{
+		{"sb/inner/up", "sb/copy", ErrIsRoot},
+		{"sb/self", "sb/copy", ErrIntoItself},
+		{"sb", "l/copy", ErrIntoItself},
+		{"sb", "l/inner/copy", ErrIntoItself},
+	} {
+		if _, err := s.Copy(ctx, c.from, c.to, CopyOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("Copy(%s, %s) = %v, want %v", c.from, c.to, err, c.want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "sb/copy")); err == nil {
+		t.Error("a refused copy left sb/copy")
+	}
+	// A link to a sibling directory copies as before.
+	must(t, os.Symlink("inner", filepath.Join(dir, "sb/toinner")))
+	if _, err := s.Copy(ctx, "sb/toinner", "sb/copy", CopyOptions{}); err != nil {
+		t.Errorf("Copy of a link to a sibling: %v", err)
+	}
+}
