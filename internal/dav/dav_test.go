@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -418,4 +419,42 @@ func TestXMLBodyTooLarge(t *testing.T) {
 	e.want(413, "LOCK", "/dav/f.txt", lock)
 	// Just under the bound is fine.
 	e.want(207, "PROPFIND", "/dav/f.txt", find[:1<<20-20]+`</D:propfind>`, "Depth", "0")
+}
+
+// TestSpecialFiles: a FIFO or socket put in the volume by another program
+// is never read, waited on, replaced or given properties: every WebDAV
+// method that would touch it answers 403 at once, as GET does, and
+// listings leave it out. PROPFIND of one answered 207, PROPPATCH stored a
+// sidecar for it, LOCK locked it, and a PUT replaced a socket with a file
+// that kept the socket's mode (0755).
+func TestSpecialFiles(t *testing.T) {
+	e := newEnv(t)
+	if err := syscall.Mkfifo(filepath.Join(e.dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(e.dir, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lockBody := `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`
+	patch := `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:p>v</Z:p></D:prop></D:set></D:propertyupdate>`
+	for _, name := range []string{"fifo", "sock"} {
+		for _, c := range []struct{ method, body string }{
+			{"GET", ""}, {"PROPFIND", ""}, {"PROPPATCH", patch}, {"LOCK", lockBody}, {"PUT", "x"},
+			{"COPY", ""},
+		} {
+			hdr := []string{"Depth", "0", "Destination", "/dav/copy-" + name}
+			if resp, body := e.do(c.method, "/dav/"+name, c.body, hdr...); resp.StatusCode != 403 {
+				t.Errorf("%s /dav/%s = %d %q, want 403", c.method, name, resp.StatusCode, body)
+			}
+		}
+		fi, err := os.Lstat(filepath.Join(e.dir, name))
+		if err != nil || fi.Mode().IsRegular() {
+			t.Errorf("%s was replaced: %v %v", name, fi.Mode(), err)
+		}
+	}
+	if ents, _ := os.ReadDir(e.dir); len(ents) != 2 {
+		t.Errorf("%d entries in the root (a sidecar or a copy was made?), want 2", len(ents))
+	}
 }

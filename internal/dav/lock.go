@@ -146,6 +146,9 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, clean string) err
 	}
 	fi, statErr := h.store.Stat(clean)
 	exists := statErr == nil
+	if exists && !fi.IsDir() && !fi.Mode().IsRegular() {
+		return storage.ErrNotRegular // another program's FIFO or socket
+	}
 	if !exists {
 		if err := h.needParent(clean); err != nil {
 			return err

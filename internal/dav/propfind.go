@@ -145,6 +145,9 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, clean string)
 	if err != nil {
 		return err
 	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return storage.ErrNotRegular // a FIFO or socket: listings leave it out too
+	}
 	ms := newMultistatus(w)
 	pw := newPropWriter(h, r.Context(), pf)
 	if err := pw.write(ms, clean, fi); err != nil {

@@ -372,7 +372,9 @@ func TestSpecialFilesRefusedPromptly(t *testing.T) {
 		{"GET", "/dav/pipe", "", nil, 403},
 		{"HEAD", "/dav/pipe", "", nil, 403},
 		{"COPY", "/dav/pipe", "", []string{"Destination", "/dav/copy"}, 403},
-		{"PROPFIND", "/dav/pipe", `<propfind xmlns="DAV:" xmlns:oc="http://owncloud.org/ns"><prop><oc:checksums/></prop></propfind>`, []string{"Depth", "0"}, 207},
+		{"PROPFIND", "/dav/pipe", `<propfind xmlns="DAV:" xmlns:oc="http://owncloud.org/ns"><prop><oc:checksums/></prop></propfind>`, []string{"Depth", "0"}, 403},
+		{"POST", "/file/pipe", "new", nil, 403},
+		{"PUT", "/dav/pipe", "new", nil, 403},
 	} {
 		req, _ := http.NewRequest(tc.method, e.srv.URL+tc.path, strings.NewReader(tc.body))
 		for i := 0; i+1 < len(tc.hdr); i += 2 {

@@ -126,6 +126,11 @@ func (s *Store) NewAtomicFile(name string, opt CreateOptions) (*AtomicFile, erro
 	case err == nil && existed.IsDir():
 		a.closeDir()
 		return nil, pathErr("create", clean, ErrIsDir)
+	case err == nil && !existed.Mode().IsRegular():
+		// Another program's FIFO, socket or device: not davnas's to
+		// replace (and its mode is not a file's).
+		a.closeDir()
+		return nil, pathErr("create", clean, ErrNotRegular)
 	case err == nil:
 		perm = existed.Mode().Perm()
 		a.existed = existed

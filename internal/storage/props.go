@@ -114,6 +114,13 @@ func (s *Store) PatchProps(ctx context.Context, name string, fn func(Props) erro
 	if err != nil {
 		return err
 	}
+	if fi, err := s.root.Stat(clean); err != nil {
+		return wrap("proppatch", clean, err)
+	} else if !fi.IsDir() && !fi.Mode().IsRegular() {
+		// Another program's FIFO or socket: it takes no attribute, and a
+		// sidecar for it would outlive it.
+		return pathErr("proppatch", clean, ErrNotRegular)
+	}
 	unlock, err := s.sh.commits.lock(ctx, "props:"+s.volumeName(clean))
 	if err != nil {
 		return pathErr("proppatch", clean, err)
