@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"bufio"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -457,4 +458,26 @@ func TestSpecialFiles(t *testing.T) {
 	if ents, _ := os.ReadDir(e.dir); len(ents) != 2 {
 		t.Errorf("%d entries in the root (a sidecar or a copy was made?), want 2", len(ents))
 	}
+}
+
+// TestMkcolEmptyChunkedBody: a chunked body with no bytes is no body, and
+// MKCOL with it makes the collection (it answered 415 as for a body).
+func TestMkcolEmptyChunkedBody(t *testing.T) {
+	e := newEnv(t)
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "MKCOL /dav/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang, not a speed limit
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Errorf("MKCOL with an empty chunked body = %d, want 201", resp.StatusCode)
+	}
+	e.want(415, "MKCOL", "/dav/d", "<x/>")
 }

@@ -2,6 +2,7 @@ package dav
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -48,7 +49,7 @@ func (h *Handler) del(w http.ResponseWriter, r *http.Request, clean string) erro
 func (h *Handler) mkcol(w http.ResponseWriter, r *http.Request, clean string) error {
 	// §9.3.1: "If the server receives a MKCOL request entity type it does
 	// not support or understand, it MUST respond with a 415".
-	if r.ContentLength > 0 || (r.ContentLength < 0 && len(r.TransferEncoding) > 0) {
+	if r.ContentLength > 0 || (r.ContentLength < 0 && hasBytes(r.Body)) {
 		return httperr.New(http.StatusUnsupportedMediaType, "MKCOL with a body is not supported")
 	}
 	if _, err := h.store.Stat(clean); err == nil {
@@ -219,4 +220,12 @@ func (h *Handler) unlock(w http.ResponseWriter, r *http.Request, clean string) e
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// hasBytes reports whether a body of unknown length (chunked) holds at
+// least one byte; an empty chunked body is no body.
+func hasBytes(body io.Reader) bool {
+	var b [1]byte
+	n, _ := io.ReadFull(body, b[:])
+	return n > 0
 }

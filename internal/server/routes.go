@@ -22,6 +22,14 @@ func (s *Server) routes() http.Handler {
 		p := r.URL.Path
 		esc := r.URL.EscapedPath()
 		switch p {
+		case "/healthz", "/readyz", "/metrics":
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && (p != "/metrics" || s.metricsSrv == nil) {
+				w.Header().Set("Allow", "GET, HEAD")
+				httperr.Write(w, http.StatusMethodNotAllowed, "method not allowed")
+				return
+			}
+		}
+		switch p {
 		case "/healthz":
 			s.healthz(w, r)
 			return

@@ -106,6 +106,10 @@ func TestRoutes(t *testing.T) {
 	}{
 		{"GET", "/healthz", 200, "ok\n", [2]string{}},
 		{"GET", "/readyz", 200, "ready\n", [2]string{}},
+		{"HEAD", "/healthz", 200, "", [2]string{}},
+		{"DELETE", "/healthz", 405, "method not allowed\n", [2]string{"Allow", "GET, HEAD"}},
+		{"POST", "/readyz", 405, "method not allowed\n", [2]string{"Allow", "GET, HEAD"}},
+		{"PROPFIND", "/metrics", 405, "method not allowed\n", [2]string{"Allow", "GET, HEAD"}},
 		{"GET", "/file", 200, "OK", [2]string{}},
 		{"GET", "/", 302, "", [2]string{"Location", "/dav/"}},
 		{"OPTIONS", "/", 200, "", [2]string{"DAV", "1, 2"}},

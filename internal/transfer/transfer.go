@@ -28,8 +28,16 @@ func ServeFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInf
 	// The keys are written in canonical form, as Set would make them,
 	// which saves canonicalizing them on every download.
 	h["Etag"] = []string{storage.ETag(fi)}
-	h["Content-Type"] = []string{storage.ContentType(fi.Name())}
+	ct := storage.ContentType(fi.Name())
+	h["Content-Type"] = []string{ct}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
+	if scriptable(ct) {
+		// Anyone who can write can upload a page; opened in a browser it
+		// would run on the server's origin, where the WebDAV listing lives
+		// and a user's Basic credentials are sent. A sandbox gives it an
+		// origin of its own and no scripts.
+		h["Content-Security-Policy"] = []string{"sandbox"}
+	}
 	if rng := r.Header.Get("Range"); rng != "" {
 		if fixed := normalizeRange(rng, fi.Size()); fixed == "" {
 			r.Header.Del("Range")
@@ -91,6 +99,16 @@ func allDigits(s string) bool {
 func tooBig(digits string) bool {
 	_, err := strconv.ParseInt(digits, 10, 64)
 	return err != nil
+}
+
+// scriptable reports whether a browser runs scripts in content of type ct.
+func scriptable(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	switch strings.TrimSpace(mt) {
+	case "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml", "text/xsl":
+		return true
+	}
+	return false
 }
 
 // SizedFile is a freshly opened file (offset 0) whose size is known from

@@ -168,3 +168,31 @@ func TestRangeEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptableContentSandboxed: a page or an SVG uploaded by anyone who
+// can write would run scripts on the server's origin when opened in a
+// browser; it is served with "Content-Security-Policy: sandbox". Other
+// types (a PDF, which a sandbox would keep Chrome from showing) are not.
+func TestScriptableContentSandboxed(t *testing.T) {
+	dir := t.TempDir()
+	for name, want := range map[string]string{
+		"page.html": "sandbox", "x.svg": "sandbox", "a.xhtml": "sandbox", "d.xml": "sandbox",
+		"doc.pdf": "", "a.txt": "", "img.png": "", "data.csv": "",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("<script>alert(1)</script>"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		w := httptest.NewRecorder()
+		ServeFile(w, httptest.NewRequest("GET", "/"+name, nil), f, fi)
+		f.Close()
+		if got := w.Header().Get("Content-Security-Policy"); got != want {
+			t.Errorf("%s (%s): Content-Security-Policy %q, want %q", name, w.Header().Get("Content-Type"), got, want)
+		}
+	}
+}
