@@ -30,7 +30,6 @@
 package dav
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -135,10 +134,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	return httperr.New(http.StatusMethodNotAllowed, "method not allowed")
 }
 
-// options answers OPTIONS with the compliance classes. RFC 4918 §18: a
-// class 2 server must also list class 1 ("DAV: 1, 2"); davfs2 refuses a
-// server that sends "2" alone. MS-Author-Via tells the Windows
-// mini-redirector to use WebDAV rather than FrontPage extensions.
 // preconditions refuses (412) a method that changes the resource when its
 // If-Match, If-None-Match or If-Unmodified-Since is false (RFC 9110
 // §13.2.2). GET and HEAD evaluate them in ServeContent (304 as well), PUT
@@ -149,19 +144,13 @@ func (h *Handler) preconditions(r *http.Request, clean string) error {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, "PROPFIND":
 		return nil
 	}
-	if !transfer.HasPreconditions(r) {
-		return nil
-	}
-	fi, err := h.store.Stat(clean)
-	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-		fi = nil
-	}
-	return transfer.CheckPreconditions(r, fi)
+	return transfer.Preconditions(r, h.store, clean)
 }
 
+// options answers OPTIONS with the compliance classes. RFC 4918 §18: a
+// class 2 server must also list class 1 ("DAV: 1, 2"); davfs2 refuses a
+// server that sends "2" alone. MS-Author-Via tells the Windows
+// mini-redirector to use WebDAV rather than FrontPage extensions.
 func (h *Handler) options(w http.ResponseWriter, clean string) error {
 	hdr := w.Header()
 	hdr.Set("DAV", "1, 2")

@@ -107,17 +107,7 @@ func (h *Handler) preconditions(r *http.Request, name string) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodDelete {
 		return nil
 	}
-	if !transfer.HasPreconditions(r) {
-		return nil
-	}
-	fi, err := h.store.Stat(name)
-	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-		fi = nil
-	}
-	return transfer.CheckPreconditions(r, fi)
+	return transfer.Preconditions(r, h.store, name)
 }
 
 const allowName = "GET, HEAD, POST, PUT, DELETE, OPTIONS"

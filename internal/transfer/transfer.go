@@ -199,6 +199,22 @@ func HasPreconditions(r *http.Request) bool {
 	return h.Get("If-Match") != "" || h.Get("If-Unmodified-Since") != "" || h.Get("If-None-Match") != ""
 }
 
+// Preconditions evaluates r's preconditions (CheckPreconditions) against
+// what name in store is now, when r has any.
+func Preconditions(r *http.Request, store *storage.Store, name string) error {
+	if !HasPreconditions(r) {
+		return nil
+	}
+	fi, err := store.Stat(name)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		fi = nil
+	}
+	return CheckPreconditions(r, fi)
+}
+
 // CheckPreconditions evaluates If-Match, If-None-Match and
 // If-Unmodified-Since against the current resource (nil when there is
 // none), RFC 9110 §13.2.2, for a method that changes it: 412 when one is
